@@ -50,8 +50,12 @@ _SUBCOMMANDS: tuple[_Subcommand, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (GUI options plus every available subcommand)."""
+def build_parser(*, with_project: bool = True) -> argparse.ArgumentParser:
+    """The full argument parser (GUI options plus every available subcommand).
+
+    argparse cannot tell an optional positional (the PROJECT to open) from a subcommand
+    name, so the parser used for a subcommand line is built without PROJECT.
+    """
     parser = argparse.ArgumentParser(
         prog="samdesk",
         description="samdesk — image annotation with Segment Anything. "
@@ -68,12 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="SAM / MobileSAM checkpoint to use (for the window and --selftest)",
     )
-    parser.add_argument(
-        "project",
-        nargs="?",
-        metavar="PROJECT",
-        help="project file or image folder to open in the window",
-    )
+    if with_project:
+        parser.add_argument(
+            "project",
+            nargs="?",
+            metavar="PROJECT",
+            help="project file or image folder to open in the window",
+        )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for sub in _SUBCOMMANDS:
         add = _resolve(sub.module, sub.add_arguments)
@@ -110,9 +115,8 @@ def _split_subcommand(argv: list[str]) -> bool:
 
 def run(argv: list[str]) -> int:
     """Run the command line ``argv``; returns the exit code."""
-    parser = build_parser()
     if _split_subcommand(argv):
-        args = parser.parse_args(argv)
+        args = build_parser(with_project=False).parse_args(argv)
     else:
         # argparse cannot mix an optional positional with subparsers: without a subcommand
         # parse only the top-level options.
@@ -120,6 +124,7 @@ def run(argv: list[str]) -> int:
         top.add_argument("--selftest", action="store_true")
         top.add_argument("--checkpoint")
         top.add_argument("project", nargs="?")
+        parser = build_parser()
         if any(a in ("-h", "--help", "--version") for a in argv):
             parser.parse_args(argv)  # prints and exits
         args, unknown = top.parse_known_args(argv)

@@ -38,3 +38,20 @@ def test_every_subcommand_is_available() -> None:
     parser = build_parser()
     help_text = parser.format_help()
     assert "(not available)" not in help_text
+
+
+def test_subcommand_with_positional_arguments_reaches_its_runner(tmp_path) -> None:
+    """`samdesk export PROJECT ...` must not take 'export' for the PROJECT to open."""
+    import shutil
+
+    from tests.conftest import REPO_ROOT
+
+    project = tmp_path / "sample"
+    shutil.copytree(REPO_ROOT / "resources" / "sample_project", project)
+    out = tmp_path / "coco.json"
+    result = _samdesk("export", str(project), "--format", "coco", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.is_file()
+    bad = _samdesk("export", str(tmp_path / "missing"), "--format", "coco", "--out", str(out))
+    assert bad.returncode == 1
+    assert bad.stderr.strip().count("\n") == 0, "an error is one clear line, not a traceback"

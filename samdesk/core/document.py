@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,12 +45,51 @@ class ObjectSource(str, enum.Enum):
     IMPORT = "import"
 
 
-@dataclass(frozen=True)
+def as_ring(points: npt.ArrayLike) -> Ring:
+    """``points`` (N×2 array-like of (x, y), N ≥ 3, not closed) as a read-only float64 Ring.
+
+    A read-only *view* is returned when ``points`` is already float64, so the caller's own
+    array stays writeable but the Region cannot be changed behind an undo command's back.
+    """
+    ring = np.asarray(points, dtype=np.float64).view()
+    if ring.ndim != 2 or ring.shape[1] != 2 or ring.shape[0] < 3:
+        raise ValueError(f"a ring must be an N×2 array with N >= 3, got shape {ring.shape}")
+    ring.flags.writeable = False
+    return ring
+
+
+def _ring_key(ring: Ring) -> bytes:
+    # + 0.0 folds -0.0 into 0.0 so that equal rings hash equally.
+    return np.ascontiguousarray(ring + 0.0).tobytes()
+
+
+@dataclass(frozen=True, eq=False)
 class PolygonPart:
-    """One connected part of a region: an exterior ring and zero or more hole rings."""
+    """One connected part of a region: an exterior ring and zero or more hole rings.
+
+    Rings are normalised to read-only N×2 float64 arrays on construction (lists work too).
+    Equality compares the vertex arrays exactly (same vertices, same order).
+    """
 
     exterior: Ring
     holes: tuple[Ring, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Frozen dataclass: object.__setattr__ is the documented way to normalise fields.
+        object.__setattr__(self, "exterior", as_ring(self.exterior))
+        object.__setattr__(self, "holes", tuple(as_ring(h) for h in self.holes))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PolygonPart):
+            return NotImplemented
+        return (
+            len(self.holes) == len(other.holes)
+            and np.array_equal(self.exterior, other.exterior)
+            and all(np.array_equal(a, b) for a, b in zip(self.holes, other.holes, strict=True))
+        )
+
+    def __hash__(self) -> int:
+        return hash((_ring_key(self.exterior), *(_ring_key(h) for h in self.holes)))
 
 
 @dataclass(frozen=True)
@@ -57,9 +97,14 @@ class Region:
     """The geometry of one object: one or more parts, each possibly with holes.
 
     Immutable: edits produce a new Region (so undo commands can keep the old one).
+    Geometry operations (area, bbox, rasterisation, mask tracing) are in
+    ``samdesk.core.geometry``.
     """
 
     parts: tuple[PolygonPart, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parts", tuple(self.parts))
 
     @property
     def is_empty(self) -> bool:
@@ -111,6 +156,38 @@ class ImageRecord:
     state: ReviewState = ReviewState.NEW
     objects: list[AnnotationObject] = field(default_factory=list)
 
+    # Pure edit helpers for the UI's undo commands: each returns what undo needs to restore.
+
+    def object_index(self, object_id: str) -> int:
+        """Position of the object with ``object_id``; KeyError if there is none."""
+        for index, obj in enumerate(self.objects):
+            if obj.id == object_id:
+                return index
+        raise KeyError(f"no object {object_id!r} on image {self.path!r}")
+
+    def get_object(self, object_id: str) -> AnnotationObject:
+        """The object with ``object_id``; KeyError if there is none."""
+        return self.objects[self.object_index(object_id)]
+
+    def add_object(self, obj: AnnotationObject, index: int | None = None) -> int:
+        """Insert ``obj`` at ``index`` (default: on top, i.e. last); returns its index."""
+        if any(o.id == obj.id for o in self.objects):
+            raise ValueError(f"object id {obj.id!r} is already on image {self.path!r}")
+        index = len(self.objects) if index is None else index
+        self.objects.insert(index, obj)
+        return index
+
+    def remove_object(self, object_id: str) -> tuple[int, AnnotationObject]:
+        """Remove the object; returns (its former index, the object) for undo."""
+        index = self.object_index(object_id)
+        return index, self.objects.pop(index)
+
+    def replace_object(self, obj: AnnotationObject) -> AnnotationObject:
+        """Put ``obj`` in place of the object with the same id; returns the old one."""
+        index = self.object_index(obj.id)
+        old, self.objects[index] = self.objects[index], obj
+        return old
+
 
 @dataclass
 class Project:
@@ -119,3 +196,24 @@ class Project:
     classes: list[LabelClass] = field(default_factory=list)
     images: list[ImageRecord] = field(default_factory=list)
     name: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Free-form per-project settings (plain YAML-able values), owned by the UI."""
+
+    def class_by_id(self, class_id: int) -> LabelClass | None:
+        """The class with ``class_id``, or None."""
+        return next((c for c in self.classes if c.id == class_id), None)
+
+    def class_by_name(self, name: str) -> LabelClass | None:
+        """The class named ``name`` (exact match), or None."""
+        return next((c for c in self.classes if c.name == name), None)
+
+    def next_class_id(self) -> int:
+        """A free class id: one more than the largest in use (1 for an empty project)."""
+        return max((c.id for c in self.classes), default=0) + 1
+
+    def image_index(self, path: str) -> int:
+        """Position of the image with project-relative POSIX ``path``; KeyError if absent."""
+        for index, image in enumerate(self.images):
+            if image.path == path:
+                return index
+        raise KeyError(f"no image {path!r} in the project")

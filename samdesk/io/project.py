@@ -1,0 +1,426 @@
+"""The project on disk: one small project file, one annotation file per image, an index.
+
+Layout (``<folder>`` is the project folder; every image lives under it)::
+
+    <folder>/<name>.samdesk.yaml           schema_version, name, classes, settings, images
+    <folder>/.samdesk/annotations/<key>.yaml   one per annotated image: state, size, objects
+    <folder>/.samdesk/index.jsonl          cache: per image state, size, object count
+
+Why this shape:
+
+* **Saving one image writes one small file** (plus one appended index line), never the
+  whole project, so it costs the same in a 10-image and a 100,000-image project.
+  The project file changes only when classes, settings or the image list change.
+* **Opening is fast**: the image list needs each image's path, state and object count. They
+  come from the project file and the index, not from parsing thousands of annotation
+  files; objects load lazily (``load_image_annotations``).
+* **Annotation files are the truth, the index is a cache.** Each index line records the
+  annotation file's size and mtime; at open, one ``scandir`` of the annotations folder
+  finds files whose stat no longer matches (a crash between writing the file and appending
+  its index line, a hand edit, a copied project), and only those are parsed. A torn last
+  index line (crash during the append) is ignored. So the project opens consistently
+  after a crash at any point.
+* Every file is written atomically (``samdesk.io.atomic``): a crash or failed save leaves
+  the previous version intact. Paths are POSIX and relative to the folder, which can be
+  moved or shared.
+* A file that does not parse is reported with its path and line and never overwritten. A
+  broken annotation file leaves that image empty and marked unreadable (the rest opens);
+  saving that image later first moves the broken file aside (``*.unreadable-<time>``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from samdesk.core.document import ImageRecord, LabelClass, Project, ReviewState
+from samdesk.core.images import ImageReadError, image_size, scan_images
+from samdesk.io.atomic import append_durable, atomic_write_text
+from samdesk.io.migrations import CURRENT_VERSION
+from samdesk.io.project_format import (
+    ProjectFileError,
+    annotation_file_name,
+    dump_yaml,
+    load_yaml_file,
+    project_from_data,
+    project_to_data,
+    record_from_data,
+    record_to_data,
+)
+
+__all__ = ["PROJECT_SUFFIX", "ProjectFileError", "ProjectStore"]
+
+_log = logging.getLogger(__name__)
+
+PROJECT_SUFFIX = ".samdesk.yaml"
+DATA_DIR = ".samdesk"
+ANNOTATIONS_DIR = "annotations"
+INDEX_FILE = "index.jsonl"
+
+
+@dataclass
+class _ImageInfo:
+    """What the store knows about one image beyond its ImageRecord."""
+
+    object_count: int = 0
+    loaded: bool = False
+    unreadable: str | None = None  # the error message while its annotation file is broken
+
+
+class ProjectStore:
+    """A project opened from (or created in) a folder. Not thread-safe: one owner.
+
+    ``project`` is the document; its ``images`` are ImageRecords whose ``path``, ``state``
+    and size are known at open and whose ``objects`` are filled by
+    ``load_image_annotations``. ``warnings`` collects problems met while opening/saving
+    (unreadable files, images that vanished), as messages for the user.
+    """
+
+    def __init__(self, path: Path, project: Project) -> None:
+        self.path = path.resolve()
+        self.root = self.path.parent
+        self.project = project
+        self.warnings: list[str] = []
+        self._info: dict[str, _ImageInfo] = {r.path: _ImageInfo() for r in project.images}
+        self._loaded_version = CURRENT_VERSION
+        self._index_lines = 0  # lines in the index file, to know when to compact it
+
+    # ------------------------------------------------------------------ paths
+
+    @property
+    def annotations_dir(self) -> Path:
+        return self.root / DATA_DIR / ANNOTATIONS_DIR
+
+    @property
+    def index_path(self) -> Path:
+        return self.root / DATA_DIR / INDEX_FILE
+
+    def annotation_path(self, image_path: str) -> Path:
+        """Where the annotations of the image with project-relative ``image_path`` live."""
+        return self.annotations_dir / annotation_file_name(image_path)
+
+    def image_abspath(self, record: ImageRecord | str) -> Path:
+        """Absolute path of an image (record or project-relative POSIX path)."""
+        return self.root / (record.path if isinstance(record, ImageRecord) else record)
+
+    def relative_image_path(self, path: str | os.PathLike[str]) -> str:
+        """Project-relative POSIX path of an image file; ValueError if outside the folder."""
+        absolute = Path(path) if Path(path).is_absolute() else self.root / path
+        try:
+            return absolute.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            raise ValueError(f"{path} is not inside the project folder {self.root}") from None
+
+    # ------------------------------------------------------------------ create / open
+
+    @classmethod
+    def create(
+        cls,
+        folder: str | os.PathLike[str],
+        name: str | None = None,
+        *,
+        recursive: bool = True,
+        classes: Iterable[LabelClass] = (),
+    ) -> ProjectStore:
+        """Create a project in an existing ``folder``, listing the images found in it.
+
+        The project file is ``<folder>/<name>.samdesk.yaml`` (``name`` defaults to the
+        folder's name). Raises FileExistsError if that file exists already.
+        """
+        root = Path(folder).resolve()
+        if not root.is_dir():
+            raise NotADirectoryError(f"not a folder: {root}")
+        name = name or root.name or "project"
+        file_stem = "".join(ch if ch.isalnum() or ch in "-_ ." else "_" for ch in name).strip()
+        path = root / f"{file_stem or 'project'}{PROJECT_SUFFIX}"
+        if path.exists():
+            raise FileExistsError(f"a project file already exists: {path}")
+        images = [ImageRecord(path=p) for p in scan_images(root, recursive)]
+        store = cls(path, Project(classes=list(classes), images=images, name=name))
+        store.annotations_dir.mkdir(parents=True, exist_ok=True)
+        store.save_project()
+        return store
+
+    @classmethod
+    def find_project_file(cls, path: str | os.PathLike[str]) -> Path:
+        """The project file itself, or the single ``*.samdesk.yaml`` in a folder."""
+        path = Path(path)
+        if path.is_dir():
+            found = sorted(path.glob(f"*{PROJECT_SUFFIX}"))
+            if len(found) != 1:
+                what = "no" if not found else "more than one"
+                raise FileNotFoundError(f"{what} *{PROJECT_SUFFIX} file in {path}")
+            return found[0]
+        if not path.exists():
+            raise FileNotFoundError(f"no project file {path}")
+        return path
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> ProjectStore:
+        """Open a project file (or a folder holding one).
+
+        Raises ProjectFileError (with line and column) if the project file itself is
+        broken; broken annotation files only produce ``warnings``.
+        """
+        path = cls.find_project_file(path)
+        data, version = load_yaml_file(path, "project")
+        store = cls(path, project_from_data(data, path))
+        store._loaded_version = version
+        store._read_summaries()
+        return store
+
+    def _read_summaries(self) -> None:
+        """Fill state/size/object count of every image from the index, checked by stat."""
+        index = self._read_index()
+        on_disk: dict[str, os.stat_result] = {}
+        if self.annotations_dir.is_dir():
+            with os.scandir(self.annotations_dir) as entries:
+                on_disk = {e.name: e.stat() for e in entries if e.name.endswith(".yaml")}
+        stale = False
+        for record in self.project.images:
+            file_name = annotation_file_name(record.path)
+            stat = on_disk.get(file_name)
+            if stat is None:
+                continue  # never saved: a new, empty image
+            entry = index.get(record.path)
+            if self._use_index_entry(record, entry, file_name, stat):
+                continue
+            stale = True  # the index missed a save (crash) or the file was edited
+            self._load_from_disk(record)
+            self._info[record.path].loaded = False  # summaries only; objects stay lazy
+            record.objects = []
+        if stale or self._index_too_long():
+            self._write_index()
+
+    def _use_index_entry(
+        self, record: ImageRecord, entry: dict | None, file_name: str, stat: os.stat_result
+    ) -> bool:
+        """Take the summary from the index entry if it describes the file as it is now."""
+        if (
+            entry is None
+            or entry.get("file") != file_name
+            or entry.get("mtime_ns") != stat.st_mtime_ns
+            or entry.get("size") != stat.st_size
+        ):
+            return False
+        try:
+            state = ReviewState(entry["state"])
+            width, height, count = int(entry["width"]), int(entry["height"]), int(entry["objects"])
+        except (KeyError, TypeError, ValueError):
+            return False
+        record.state, record.width, record.height = state, width, height
+        self._info[record.path].object_count = count
+        return True
+
+    def _index_too_long(self) -> bool:
+        return self._index_lines > 2 * len(self.project.images) + 100
+
+    # ------------------------------------------------------------------ the index
+
+    def _read_index(self) -> dict[str, dict]:
+        index: dict[str, dict] = {}
+        try:
+            lines = self.index_path.read_bytes().splitlines()
+        except OSError:
+            return index
+        self._index_lines = len(lines)
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                index[entry["path"]] = entry
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn line from a crash mid-append: the stat check covers it
+        return index
+
+    def _index_entry(self, record: ImageRecord) -> str | None:
+        try:
+            stat = self.annotation_path(record.path).stat()
+        except OSError:
+            return None
+        entry = {
+            "path": record.path,
+            "file": annotation_file_name(record.path),
+            "state": record.state.value,
+            "objects": self._info[record.path].object_count,
+            "width": record.width,
+            "height": record.height,
+            "mtime_ns": stat.st_mtime_ns,
+            "size": stat.st_size,
+        }
+        return json.dumps(entry, ensure_ascii=False)
+
+    def _write_index(self) -> None:
+        """Rewrite the index compactly from what is known now (atomic)."""
+        lines = [
+            line
+            for record in self.project.images
+            if self._info[record.path].unreadable is None
+            and (line := self._index_entry(record)) is not None
+        ]
+        try:
+            self.index_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.index_path, "".join(line + "\n" for line in lines))
+            self._index_lines = len(lines)
+        except OSError as exc:
+            # A read-only project (a bundled sample, a shared drive) still opens: the index
+            # is only a cache, so this is not worth a warning to the user.
+            _log.info("could not update the index %s: %s", self.index_path, exc)
+
+    # ------------------------------------------------------------------ queries
+
+    def record(self, index_or_path: int | str) -> ImageRecord:
+        """The ImageRecord at a list position or with a project-relative path."""
+        if isinstance(index_or_path, int):
+            return self.project.images[index_or_path]
+        return self.project.images[self.project.image_index(index_or_path)]
+
+    def object_count(self, index_or_path: int | str) -> int:
+        """Number of objects of an image (known without loading it)."""
+        record = self.record(index_or_path)
+        info = self._info[record.path]
+        return len(record.objects) if info.loaded else info.object_count
+
+    def is_loaded(self, index_or_path: int | str) -> bool:
+        """True once the image's objects were loaded (or it was saved in this session)."""
+        return self._info[self.record(index_or_path).path].loaded
+
+    def unreadable(self, index_or_path: int | str) -> str | None:
+        """The error message if the image's annotation file is broken, else None."""
+        return self._info[self.record(index_or_path).path].unreadable
+
+    # ------------------------------------------------------------------ images
+
+    def _load_from_disk(self, record: ImageRecord) -> None:
+        info = self._info[record.path]
+        file = self.annotation_path(record.path)
+        try:
+            data, _ = load_yaml_file(file, "annotations")
+            loaded = record_from_data(data, file, record.path)
+        except ProjectFileError as exc:
+            info.unreadable = str(exc)
+            self.warnings.append(f"annotations of {record.path} are unreadable and kept: {exc}")
+            record.objects = []
+            return
+        info.unreadable = None
+        record.width, record.height = loaded.width, loaded.height
+        record.state, record.objects = loaded.state, loaded.objects
+        info.object_count, info.loaded = len(loaded.objects), True
+
+    def load_image_annotations(
+        self, index_or_path: int | str, *, reload: bool = False
+    ) -> ImageRecord:
+        """The image's record with its objects loaded (in place, the same ImageRecord).
+
+        An image with no annotation file yet is returned empty. If the record has no size
+        yet it is read from the image header. Already loaded records are returned as they
+        are (with in-memory edits) unless ``reload``. A broken annotation file gives an
+        empty record; ``unreadable()`` then says why.
+        """
+        record = self.record(index_or_path)
+        info = self._info[record.path]
+        if not info.loaded or reload:
+            if self.annotation_path(record.path).exists():
+                self._load_from_disk(record)
+            else:
+                record.objects = []
+                info.object_count, info.unreadable = 0, None
+            info.loaded = info.unreadable is None
+        if not (record.width and record.height):
+            self._fill_size(record)
+        return record
+
+    def _fill_size(self, record: ImageRecord) -> None:
+        try:
+            record.width, record.height = image_size(self.image_abspath(record))
+        except ImageReadError as exc:
+            self.warnings.append(str(exc))
+
+    def ensure_sizes(self) -> None:
+        """Read the size of every image whose size is still unknown (header reads only)."""
+        for record in self.project.images:
+            if not (record.width and record.height):
+                self._fill_size(record)
+
+    def save_image(self, record: ImageRecord) -> None:
+        """Write one image's annotations (atomic) and note it in the index.
+
+        ``record`` must be an image of the project whose annotations were loaded (or are
+        new): saving an unloaded record would wipe its objects on disk, so it raises.
+        """
+        current = self.record(record.path)
+        info = self._info[record.path]
+        file = self.annotation_path(record.path)
+        if not info.loaded and info.unreadable is None and file.exists() and not record.objects:
+            raise ValueError(f"load_image_annotations({record.path!r}) before saving it")
+        if current is not record:  # the caller edited a copy: it becomes the project's
+            self.project.images[self.project.image_index(record.path)] = record
+        text = dump_yaml(record_to_data(record))  # before touching any file
+        if info.unreadable is not None and file.exists():
+            # Never overwrite a file we could not read: keep it for the user to recover.
+            kept = file.with_name(f"{file.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
+            os.replace(file, kept)
+            self.warnings.append(f"the unreadable annotations of {record.path} kept as {kept}")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(file, text)
+        info.loaded, info.unreadable, info.object_count = True, None, len(record.objects)
+        line = self._index_entry(record)
+        if line is not None:
+            append_durable(self.index_path, line)
+            self._index_lines += 1
+
+    def set_state(self, index_or_path: int | str, state: ReviewState) -> ImageRecord:
+        """Change an image's review state and save it (loads its objects if needed)."""
+        record = self.load_image_annotations(index_or_path)
+        record.state = ReviewState(state)
+        self.save_image(record)
+        return record
+
+    def add_images(self, paths: Iterable[str | os.PathLike[str]]) -> list[ImageRecord]:
+        """Append images (files inside the project folder) not yet in the project.
+
+        Returns the new records. The image list is saved with ``save_project``.
+        """
+        known = {r.path for r in self.project.images}
+        added = []
+        for path in paths:
+            relative = self.relative_image_path(path)
+            if relative in known:
+                continue
+            known.add(relative)
+            record = ImageRecord(path=relative)
+            self.project.images.append(record)
+            self._info[relative] = _ImageInfo()
+            added.append(record)
+        return added
+
+    def scan_new_images(self, recursive: bool = True) -> list[ImageRecord]:
+        """Add the images that appeared in the project folder since it was scanned."""
+        return self.add_images(scan_images(self.root, recursive))
+
+    def missing_images(self) -> list[str]:
+        """Paths of listed images whose file no longer exists."""
+        return [r.path for r in self.project.images if not self.image_abspath(r).is_file()]
+
+    # ------------------------------------------------------------------ project file
+
+    def save_project(self) -> None:
+        """Write the project file (name, classes, settings, image list), atomically.
+
+        A project file read in an older schema version is first copied to
+        ``<file>.v<version>.bak``, so an upgrade can be undone by hand.
+        """
+        text = dump_yaml(project_to_data(self.project))  # fails before touching the file
+        if self._loaded_version < CURRENT_VERSION:
+            backup = self.path.with_name(f"{self.path.name}.v{self._loaded_version}.bak")
+            if self.path.exists() and not backup.exists():
+                shutil.copy2(self.path, backup)
+            self._loaded_version = CURRENT_VERSION
+        atomic_write_text(self.path, text)
+        if self._index_too_long():
+            self._write_index()

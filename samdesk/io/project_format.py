@@ -1,0 +1,310 @@
+"""The YAML shapes of the project files: document ↔ plain data, and YAML with line numbers.
+
+Pure functions, no file-system state (``samdesk.io.project`` owns the folder layout).
+
+Project file (``<name>.samdesk.yaml``)::
+
+    schema_version: 1
+    name: Street scenes
+    classes:
+    - {id: 1, name: vehicle, color: '#e6194b', key: 1}
+    settings: {}
+    images:            # project-relative POSIX paths, in the user's order
+    - truck.jpg
+
+Annotation file (one per image, ``.samdesk/annotations/<key>.yaml``)::
+
+    schema_version: 1
+    image: truck.jpg
+    width: 1800
+    height: 1200
+    state: done
+    objects:
+    - id: 6f1c...
+      class_id: 1
+      source: sam
+      parts:                       # one per connected part
+      - exterior: [x0, y0, x1, y1, ...]   # flat, integers for pixel-edge outlines,
+        holes: [[x0, y0, ...]]            # otherwise rounded to 0.01 px
+      prompt: {points: [[x, y]], labels: [1]}   # optional provenance
+      hidden: true                 # only when hidden
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from samdesk.core.document import (
+    AnnotationObject,
+    ImageRecord,
+    LabelClass,
+    ObjectSource,
+    PolygonPart,
+    Project,
+    Region,
+    ReviewState,
+)
+from samdesk.core.geometry import ring_from_flat, ring_to_flat
+from samdesk.io.migrations import CURRENT_VERSION, Kind, MigrationError, migrate
+
+__all__ = [
+    "COORDINATE_DECIMALS",
+    "ProjectFileError",
+    "annotation_file_name",
+    "dump_yaml",
+    "load_yaml_file",
+    "project_from_data",
+    "project_to_data",
+    "record_from_data",
+    "record_to_data",
+]
+
+COORDINATE_DECIMALS = 2
+"""Non-integer vertices are stored rounded to 0.01 px: far below what anyone can click or
+see, and it keeps files short. Pixel-edge outlines (integers) are stored exactly."""
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class ProjectFileError(Exception):
+    """A project or annotation file that cannot be used, with where the problem is.
+
+    ``line``/``column`` are 1-based, or None when the problem is not at one place (e.g. a
+    wrong value type found after parsing).
+    """
+
+    def __init__(
+        self, path: str | Path, reason: str, line: int | None = None, column: int | None = None
+    ) -> None:
+        self.path, self.reason, self.line, self.column = str(path), reason, line, column
+        where = self.path if line is None else f"{self.path}:{line}:{column or 1}"
+        super().__init__(f"{where}: {reason}")
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+def load_yaml_file(path: Path, kind: Kind) -> tuple[dict[str, Any], int]:
+    """Parse and migrate one file; returns (current-version data, version on disk).
+
+    Raises ProjectFileError with the line and column for YAML syntax errors, without a
+    line for files that parse but are not a samdesk file of the right kind.
+    """
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ProjectFileError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+    try:
+        data = yaml.load(text, Loader=_Loader)  # a safe loader (CSafeLoader or SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        reason = " ".join(str(s) for s in (exc.context, exc.problem) if s) or "invalid YAML"
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise ProjectFileError(path, f"invalid YAML: {reason}", line, column) from exc
+    except yaml.YAMLError as exc:  # e.g. undecodable bytes: no position
+        raise ProjectFileError(path, f"invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProjectFileError(path, f"expected a mapping at the top, found {type(data).__name__}")
+    try:
+        return migrate(data, kind)
+    except MigrationError as exc:
+        raise ProjectFileError(path, str(exc)) from exc
+
+
+class BlockList(list):
+    """A list that ``dump_yaml`` writes one item per line even if its items are scalars
+    (the image list: diffable and readable, unlike one 10,000-path flow line)."""
+
+
+class _Dumper(_BaseDumper):  # a subclass, so the representer below stays ours alone
+    pass
+
+
+_Dumper.add_representer(
+    BlockList,
+    lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=False),
+)
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """YAML text: keys in the given order, coordinate lists in flow style ([x, y, ...])."""
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=None,  # leaf lists/mappings inline, structure as blocks
+        width=100,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Numpy scalars/arrays and tuples → plain YAML-able Python values (for prompts)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- project file
+
+
+def project_to_data(project: Project) -> dict[str, Any]:
+    """The project file's content (classes, settings, image list; no annotations)."""
+    classes = []
+    for c in project.classes:
+        entry: dict[str, Any] = {"id": c.id, "name": c.name, "color": c.color}
+        if c.key is not None:
+            entry["key"] = c.key
+        classes.append(entry)
+    return {
+        "schema_version": CURRENT_VERSION,
+        "name": project.name,
+        "classes": classes,
+        "settings": _plain(project.settings),
+        "images": BlockList(image.path for image in project.images),
+    }
+
+
+def _require(path: Path, ok: bool, message: str) -> None:
+    if not ok:
+        raise ProjectFileError(path, message)
+
+
+def project_from_data(data: dict[str, Any], path: Path) -> Project:
+    """A Project from (migrated) project-file data; images carry only their paths."""
+    classes = []
+    raw_classes = data.get("classes") or []
+    _require(path, isinstance(raw_classes, list), "'classes' must be a list")
+    for n, entry in enumerate(raw_classes):
+        where = f"classes[{n}]"
+        _require(path, isinstance(entry, dict), f"{where} must be a mapping")
+        try:
+            key = entry.get("key")
+            classes.append(
+                LabelClass(
+                    id=int(entry["id"]),
+                    name=str(entry["name"]),
+                    color=str(entry.get("color", "#ff0000")),
+                    key=None if key is None else int(key),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProjectFileError(path, f"{where}: {exc!r}") from exc
+    ids = [c.id for c in classes]
+    _require(path, len(set(ids)) == len(ids), "class ids must be unique")
+    images = data.get("images") or []
+    _require(path, isinstance(images, list), "'images' must be a list of paths")
+    _require(path, all(isinstance(p, str) for p in images), "'images' must hold only paths")
+    _require(path, len(set(images)) == len(images), "an image is listed twice")
+    settings = data.get("settings") or {}
+    _require(path, isinstance(settings, dict), "'settings' must be a mapping")
+    return Project(
+        classes=classes,
+        images=[ImageRecord(path=p) for p in images],
+        name=str(data.get("name") or ""),
+        settings=settings,
+    )
+
+
+# --------------------------------------------------------------------------- annotations
+
+
+def annotation_file_name(image_path: str) -> str:
+    """Stable file name for an image's annotations: readable tail of the path + a hash.
+
+    The hash keeps names unique (also on case-insensitive file systems) and short; the
+    readable part helps a human find the file.
+    """
+    digest = hashlib.sha1(image_path.encode("utf-8")).hexdigest()[:12]
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", image_path)[-48:].lstrip("._") or "image"
+    return f"{readable}-{digest}.yaml"
+
+
+def _region_to_data(region: Region) -> list[dict[str, Any]]:
+    parts = []
+    for part in region.parts:
+        entry: dict[str, Any] = {
+            "exterior": ring_to_flat(part.exterior, decimals=COORDINATE_DECIMALS)
+        }
+        if part.holes:
+            entry["holes"] = [ring_to_flat(h, decimals=COORDINATE_DECIMALS) for h in part.holes]
+        parts.append(entry)
+    return parts
+
+
+def record_to_data(record: ImageRecord) -> dict[str, Any]:
+    """An image's annotation-file content."""
+    objects = []
+    for obj in record.objects:
+        entry: dict[str, Any] = {
+            "id": obj.id,
+            "class_id": obj.class_id,
+            "source": obj.source.value,
+            "parts": _region_to_data(obj.region),
+        }
+        if obj.prompt is not None:
+            entry["prompt"] = _plain(obj.prompt)
+        if obj.hidden:
+            entry["hidden"] = True
+        objects.append(entry)
+    return {
+        "schema_version": CURRENT_VERSION,
+        "image": record.path,
+        "width": record.width,
+        "height": record.height,
+        "state": record.state.value,
+        "objects": objects,
+    }
+
+
+def record_from_data(data: dict[str, Any], path: Path, image_path: str) -> ImageRecord:
+    """An ImageRecord (with objects) from (migrated) annotation-file data.
+
+    ``image_path`` is the project's path for the image (the file's own ``image`` field is
+    informative only). Raises ProjectFileError naming the offending object.
+    """
+    where = "the file"
+    try:
+        objects = []
+        for n, entry in enumerate(data.get("objects") or []):
+            where = f"objects[{n}]"
+            parts = tuple(
+                PolygonPart(
+                    ring_from_flat(p["exterior"]),
+                    tuple(ring_from_flat(h) for h in p.get("holes") or ()),
+                )
+                for p in entry.get("parts") or ()
+            )
+            objects.append(
+                AnnotationObject(
+                    class_id=int(entry["class_id"]),
+                    region=Region(parts),
+                    source=ObjectSource(entry.get("source", "polygon")),
+                    id=str(entry["id"]),
+                    prompt=entry.get("prompt"),
+                    hidden=bool(entry.get("hidden", False)),
+                )
+            )
+        where = "the file"
+        return ImageRecord(
+            path=image_path,
+            width=int(data.get("width") or 0),
+            height=int(data.get("height") or 0),
+            state=ReviewState(data.get("state", "new")),
+            objects=objects,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ProjectFileError(path, f"{where}: {type(exc).__name__}: {exc}") from exc

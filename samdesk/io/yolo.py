@@ -1,0 +1,523 @@
+"""YOLO (Ultralytics) datasets: export segmentation or detection labels, import either.
+
+Pure functions on the document model; no Qt, no torch, and Ultralytics is *not* needed:
+the layout and line rules below follow its documented dataset format and the checks of
+``ultralytics.data.utils.verify_image_label`` / ``check_det_dataset`` / ``img2label_paths``.
+
+Layout written by ``export_yolo``::
+
+    OUT/data.yaml                    path: <absolute OUT>, train: images/train,
+                                     val: images/val (images/train without a split),
+                                     names: {0: first class, 1: ...}
+    OUT/images/train/<sub/dirs>/a.jpg   copies of the project's images
+    OUT/labels/train/<sub/dirs>/a.txt   one line per object; empty file = background image
+
+* Label paths are what Ultralytics derives: the last ``/images/`` of the image path
+  replaced by ``/labels/`` and the suffix by ``.txt``. A project sub-folder named
+  ``images`` would be that last occurrence, so such folders are renamed ``images_``.
+  Images with the same stem in one folder (``a.jpg``, ``a.png``) get ``a_1.png``.
+* Images are *copied*, not linked: Ultralytics re-saves corrupt JPEGs in place while
+  checking a dataset, which through a hard or symbolic link would rewrite the user's
+  original; a copy also keeps the dataset folder self-contained (zip it, move it).
+  ``path`` in data.yaml is absolute because Ultralytics resolves a relative one against
+  its own datasets folder; after moving the folder, edit or delete that line.
+* Class ids are remapped to 0..N-1 in the order of our class ids (all project classes,
+  used or not, so the mapping is stable across exports).
+* Coordinates are normalised by the upright image size (Ultralytics reads images with
+  EXIF orientation applied), in our continuous convention (0 = left edge of the image,
+  1 = right edge), six decimals.
+
+Segmentation lines: ``class x1 y1 x2 y2 ...`` (>= 3 points). An object with several
+parts, or with holes, is written as one polygon whose rings are joined by zero-width
+bridges the way Ultralytics' ``merge_multi_segment`` joins the parts of a COCO object;
+since the bridges are walked both ways, OpenCV's ``fillPoly`` (which Ultralytics uses to
+build training masks) fills it even-odd and the holes stay holes. Each object written
+that way is named in the report's warnings. Detection lines: ``class xc yc w h``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+import numpy as np
+import shapely
+
+from samdesk.core.document import (
+    AnnotationObject,
+    ImageRecord,
+    LabelClass,
+    ObjectSource,
+    Project,
+    Region,
+)
+from samdesk.core.geometry import clip_region, region_bbox, region_from_shapely
+from samdesk.io._formats import (
+    ExportReport,
+    FormatError,
+    ImportResult,
+    WarningLog,
+    join_rings,
+    palette_color,
+    repair,
+)
+from samdesk.io.atomic import atomic_write_bytes
+
+__all__ = ["IMG_FORMATS", "ExportReport", "FormatError", "ImportResult", "export_yolo"]
+__all__ += ["import_yolo", "label_path_for"]
+
+Task = Literal["segment", "detect"]
+# Image suffixes Ultralytics accepts (ultralytics.data.utils.IMG_FORMATS), lower case.
+IMG_FORMATS = frozenset(
+    {"bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"}
+)
+_OWNED = ("images", "labels", "data.yaml")
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export_yolo(
+    project: Project,
+    images: Iterable[ImageRecord],
+    out_dir: str | os.PathLike[str],
+    *,
+    project_dir: str | os.PathLike[str],
+    task: Task = "segment",
+    val_fraction: float = 0.0,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> ExportReport:
+    """Write ``images`` (objects loaded) as an Ultralytics YOLO dataset in ``out_dir``.
+
+    ``project_dir``: the folder ``ImageRecord.path`` is relative to (images are copied
+    from there). ``task``: "segment" (polygons) or "detect" (boxes). ``val_fraction`` in
+    [0, 1): share of images put in the val split, chosen by a shuffle seeded with
+    ``seed`` over the images sorted by path (same input, same split); with 0 there is
+    one split and data.yaml's ``val`` points at the train images. ``overwrite``: replace
+    the ``images/``, ``labels/`` and ``data.yaml`` of a previous export in ``out_dir``
+    (nothing else there is touched); without it, their presence is a FormatError.
+    """
+    if task not in ("segment", "detect"):
+        raise ValueError(f"task must be 'segment' or 'detect', not {task!r}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    out = Path(out_dir)
+    _prepare_out_dir(out, overwrite)
+    report = ExportReport()
+    index_of = {c.id: i for i, c in enumerate(sorted(project.classes, key=lambda c: c.id))}
+    names = {i: c.name for i, c in enumerate(sorted(project.classes, key=lambda c: c.id))}
+
+    # First pass: which images can be exported, their sizes and their label lines.
+    entries: list[tuple[ImageRecord, Path, list[str]]] = []
+    for record in images:
+        source = Path(project_dir) / record.path
+        suffix = source.suffix.lower().lstrip(".")
+        if suffix not in IMG_FORMATS:
+            report.skip(record.path, None, f"image format '.{suffix}' not supported by YOLO")
+            continue
+        if not source.is_file():
+            report.skip(record.path, None, "image file not found")
+            continue
+        size = _size(record, source)
+        if size is None:
+            report.skip(record.path, None, "image cannot be read")
+            continue
+        if min(size) < 10:
+            report.warnings.append(f"{record.path}: smaller than 10 px, Ultralytics ignores it")
+        lines = _label_lines(record, size, index_of, task, report)
+        entries.append((record, source, lines))
+
+    val = _val_set([e[0].path for e in entries], val_fraction, seed)
+    used: set[str] = set()
+    for record, source, lines in entries:
+        split = "val" if record.path in val else "train"
+        rel = _dataset_path(record.path, split, used)
+        image_dest = out / "images" / split / rel
+        image_dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, image_dest)
+        label_dest = Path(label_path_for(image_dest.as_posix()))
+        label_dest.parent.mkdir(parents=True, exist_ok=True)
+        label_dest.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        report.images += 1
+        report.objects += len(lines)
+
+    data = {
+        "path": out.resolve().as_posix(),
+        "train": "images/train",
+        "val": "images/val" if val else "images/train",
+        "names": names,
+    }
+    atomic_write_bytes(out / "data.yaml", _dump_yaml(data).encode("utf-8"))
+    return report
+
+
+def label_path_for(image_path: str) -> str:
+    """The label file Ultralytics reads for an image (``img2label_paths``, POSIX).
+
+    The last ``/images/`` becomes ``/labels/`` and the suffix becomes ``.txt``.
+    """
+    head, sep, tail = image_path.rpartition("/images/")
+    path = f"{head}/labels/{tail}" if sep else image_path
+    return path.rsplit(".", 1)[0] + ".txt"
+
+
+def _prepare_out_dir(out: Path, overwrite: bool) -> None:
+    present = [name for name in _OWNED if (out / name).exists()]
+    if present and not overwrite:
+        raise FormatError(
+            f"{out}: already holds a dataset ({', '.join(present)}); "
+            "choose an empty folder or allow overwriting"
+        )
+    for name in present:
+        target = out / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _size(record: ImageRecord, source: Path) -> tuple[int, int] | None:
+    if record.width > 0 and record.height > 0:
+        return record.width, record.height
+    from samdesk.core.images import ImageReadError, image_size  # lazy: pillow
+
+    try:
+        return image_size(source)
+    except (OSError, ValueError, ImageReadError):
+        return None
+
+
+def _val_set(paths: list[str], val_fraction: float, seed: int) -> set[str]:
+    """The paths put in the val split: a seeded shuffle of the sorted paths."""
+    if val_fraction <= 0 or len(paths) < 2:
+        return set()
+    order = sorted(paths)
+    random.Random(seed).shuffle(order)
+    count = min(max(round(val_fraction * len(order)), 1), len(order) - 1)
+    return set(order[:count])
+
+
+def _dataset_path(path: str, split: str, used: set[str]) -> PurePosixPath:
+    """Where an image goes under ``images/<split>/``: its project sub-path, made safe.
+
+    ``used`` holds the (case-folded) label paths already taken, so that two images never
+    share a label file (``a.jpg`` and ``a.png``; case-insensitive file systems).
+    """
+    rel = PurePosixPath(path.replace("\\", "/"))
+    if rel.is_absolute() or ".." in rel.parts:
+        rel = PurePosixPath(rel.name)
+    parts = [p + "_" if p in ("images", "labels") else p for p in rel.parts if p != "."]
+    rel = PurePosixPath(*parts)
+    candidate, n = rel, 0
+    while f"{split}/{candidate.with_suffix('')}".casefold() in used:
+        n += 1
+        candidate = rel.with_name(f"{rel.stem}_{n}{rel.suffix}")
+    used.add(f"{split}/{candidate.with_suffix('')}".casefold())
+    return candidate
+
+
+def _label_lines(
+    record: ImageRecord,
+    size: tuple[int, int],
+    index_of: dict[int, int],
+    task: Task,
+    report: ExportReport,
+) -> list[str]:
+    width, height = size
+    scale = np.array([width, height], dtype=np.float64)
+    lines: list[str] = []
+    seen: set[tuple[float, ...]] = set()
+    for obj in record.objects:
+        if obj.class_id not in index_of:
+            report.skip(record.path, obj.id, f"unknown class id {obj.class_id}")
+            continue
+        if obj.region.is_empty:
+            report.skip(record.path, obj.id, "empty geometry")
+            continue
+        region = clip_region(obj.region, width, height)
+        if region.is_empty:
+            report.skip(record.path, obj.id, "geometry entirely outside the image")
+            continue
+        cls = index_of[obj.class_id]
+        x0, y0, x1, y1 = region_bbox(region)
+        box = np.array([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0]) / np.tile(scale, 2)
+        # Ultralytics removes rows whose (class, box) repeat, for segments too (it compares
+        # the boxes of the segments), so such an object would silently vanish there.
+        key = tuple(np.float32(v) for v in (cls, *np.clip(box, 0, 1)))
+        if key in seen:
+            report.skip(record.path, obj.id, "same class and box as another object")
+            continue
+        seen.add(key)
+        if task == "detect":
+            values = np.clip(box, 0.0, 1.0)
+        else:
+            rings = [r for part in region.parts for r in (part.exterior, *part.holes)]
+            if len(rings) > 1:
+                report.warnings.append(
+                    f"{record.path}: object {obj.id}: {len(region.parts)} parts / "
+                    f"{len(rings) - len(region.parts)} holes joined by zero-width bridges"
+                )
+            values = np.clip(join_rings(rings) / scale, 0.0, 1.0).reshape(-1)
+        lines.append(" ".join([str(cls), *(_fmt(v) for v in values)]))
+    return lines
+
+
+def _fmt(value: float) -> str:
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def _dump_yaml(data: dict[str, Any]) -> str:
+    import yaml  # lazy: only the formats need it
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True)
+
+
+# --------------------------------------------------------------------------- import
+
+
+def import_yolo(path: str | os.PathLike[str]) -> ImportResult:
+    """Read an Ultralytics YOLO dataset (detection and/or segmentation labels).
+
+    ``path``: a data.yaml file, or a folder holding ``data.yaml`` (or a single ``*.yaml``),
+    or a bare folder with ``images/`` and ``labels/`` (then classes are named
+    ``class_<id>`` after the ids found, with a warning). ``names`` may be a list or a
+    dict; ``train``/``val``/``test`` may be folders (searched recursively) or ``.txt``
+    image lists, relative to the yaml's ``path`` (or to the yaml's folder when ``path``
+    is missing or does not exist here).
+
+    Detection lines become rectangles, segment lines polygons (self-intersecting or
+    bridged ones filled even-odd, as OpenCV fills them). Image paths in the result are
+    relative to ``ImportResult.image_root``. Each malformed line is one warning naming
+    the label file and line number; the rest is imported. Raises FormatError only if the
+    yaml itself cannot be read or there is no dataset at ``path``.
+    """
+    log = WarningLog()
+    given = Path(path)
+    yaml_path = _find_yaml(given)
+    if yaml_path is None:
+        if not (given / "images").is_dir():
+            raise FormatError(f"{given}: no data.yaml and no images/ folder found")
+        root, names = given, None
+        log.add("no-yaml", f"{given}: no data.yaml; class names made up from the ids")
+        image_files = _scan(given / "images")
+    else:
+        data = _load_yaml(yaml_path)
+        root = _dataset_root(yaml_path, data, log)
+        names = _read_names(data, yaml_path)
+        image_files = _split_images(data, root, yaml_path, log)
+
+    records: list[ImageRecord] = []
+    found_ids: set[int] = set()
+    for image_file in image_files:
+        record = _read_image(image_file, root, names, log, found_ids)
+        if record is not None:
+            records.append(record)
+    if names is None:
+        names = {i: f"class_{i}" for i in sorted(found_ids)}
+    classes = [
+        LabelClass(id=i, name=name, color=palette_color(k))
+        for k, (i, name) in enumerate(sorted(names.items()))
+    ]
+    return ImportResult(classes, records, root, log.lines())
+
+
+def _find_yaml(given: Path) -> Path | None:
+    if given.is_file():
+        return given
+    if not given.is_dir():
+        raise FormatError(f"{given}: no such file or folder")
+    if (given / "data.yaml").is_file():
+        return given / "data.yaml"
+    candidates = sorted(given.glob("*.yaml")) + sorted(given.glob("*.yml"))
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # lazy: only the formats need it
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(text, Loader=loader)
+    except (OSError, UnicodeDecodeError) as e:
+        raise FormatError(f"{path}: cannot read: {e}") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise FormatError(f"{where}: invalid YAML: {e.problem}") from None
+    except yaml.YAMLError as e:
+        raise FormatError(f"{path}: invalid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise FormatError(f"{path}: not a dataset file: the top level is not a mapping")
+    return data
+
+
+def _dataset_root(yaml_path: Path, data: dict[str, Any], log: WarningLog) -> Path:
+    folder = yaml_path.parent
+    given = data.get("path")
+    if not given:
+        return folder
+    candidate = Path(str(given))
+    candidate = candidate if candidate.is_absolute() else folder / candidate
+    if candidate.is_dir():
+        return candidate
+    log.add("path", f"{yaml_path.name}: 'path: {given}' not found; using {folder}")
+    return folder
+
+
+def _read_names(data: dict[str, Any], yaml_path: Path) -> dict[int, str]:
+    names = data.get("names")
+    if isinstance(names, list):
+        return {i: str(n) for i, n in enumerate(names)}
+    if isinstance(names, dict):
+        try:
+            return {int(k): str(v) for k, v in names.items()}
+        except (TypeError, ValueError):
+            raise FormatError(f"{yaml_path}: 'names' keys must be class ids 0..N-1") from None
+    raise FormatError(f"{yaml_path}: 'names' must be a list or a mapping of id: name")
+
+
+def _split_images(data: dict[str, Any], root: Path, yaml_path: Path, log: WarningLog) -> list[Path]:
+    files: dict[Path, None] = {}  # ordered set: train and val may be the same folder
+    for split in ("train", "val", "test"):
+        entries = data.get(split)
+        if entries is None:
+            continue
+        for entry in entries if isinstance(entries, list) else [entries]:
+            location = Path(str(entry))
+            location = location if location.is_absolute() else root / location
+            if location.is_dir():
+                found = _scan(location)
+            elif location.is_file() and location.suffix == ".txt":
+                found = _read_list(location, root)
+            else:
+                log.add("split", f"{yaml_path.name}: {split}: {entry} not found")
+                continue
+            files.update(dict.fromkeys(p.resolve() for p in found))
+    return list(files)
+
+
+def _scan(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*") if p.suffix.lower().lstrip(".") in IMG_FORMATS and p.is_file()
+    )
+
+
+def _read_list(list_file: Path, root: Path) -> list[Path]:
+    """Image paths from a .txt list: "./x" relative to the list's folder, else to root."""
+    found = []
+    for line in list_file.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        p = list_file.parent / line[2:] if line.startswith("./") else Path(line)
+        found.append(p if p.is_absolute() else root / p)
+    return found
+
+
+def _read_image(
+    image_file: Path,
+    root: Path,
+    names: dict[int, str] | None,
+    log: WarningLog,
+    found_ids: set[int],
+) -> ImageRecord | None:
+    from samdesk.core.images import ImageReadError, image_size  # lazy: pillow
+
+    try:
+        width, height = image_size(image_file)
+    except (OSError, ValueError, ImageReadError) as e:
+        log.add("unreadable", f"{image_file}: cannot read the image ({e}), skipped")
+        return None
+    rel = Path(os.path.relpath(image_file, root.resolve())).as_posix()
+    record = ImageRecord(path=rel, width=width, height=height)
+    label_file = Path(label_path_for(image_file.as_posix()))
+    if not label_file.is_file():
+        return record  # an image without labels is a background image
+    try:
+        text = label_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        log.add("label", f"{label_file}: cannot read ({e}), skipped")
+        return record
+    seen: set[tuple[str, ...]] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        tokens = tuple(line.split())
+        if not tokens:
+            continue
+        where = f"{label_file}:{number}"
+        if tokens in seen:
+            log.add("dup", f"{where}: duplicate line, skipped")
+            continue
+        seen.add(tokens)
+        obj = _read_line(tokens, width, height, names, where, log)
+        if obj is not None:
+            found_ids.add(obj.class_id)
+            record.objects.append(obj)
+    return record
+
+
+def _read_line(
+    tokens: tuple[str, ...],
+    width: int,
+    height: int,
+    names: dict[int, str] | None,
+    where: str,
+    log: WarningLog,
+) -> AnnotationObject | None:
+    count = len(tokens)
+    if count != 5 and (count < 7 or count % 2 == 0):
+        log.add(
+            "columns",
+            f"{where}: expected 5 values (class xc yc w h) or a class and >= 3 x y pairs, "
+            f"got {count} values",
+        )
+        return None
+    try:
+        values = np.array([float(t) for t in tokens], dtype=np.float64)
+    except ValueError:
+        log.add("number", f"{where}: not a number: {next(t for t in tokens if not _num(t))!r}")
+        return None
+    cls = values[0]
+    if not np.isfinite(cls) or cls < 0 or cls != int(cls):
+        log.add("class", f"{where}: class must be a non-negative integer, got {tokens[0]!r}")
+        return None
+    if not np.isfinite(values).all():
+        log.add("number", f"{where}: coordinates must be finite numbers")
+        return None
+    if names is not None and int(cls) not in names:
+        log.add("class", f"{where}: class {int(cls)} not in data.yaml names, skipped")
+        return None
+    coords = values[1:]
+    if coords.min() < 0 or coords.max() > 1:
+        log.add("range", f"{where}: coordinates outside [0, 1], clipped")
+    scale = np.array([width, height], dtype=np.float64)
+    if count == 5:
+        xc, yc, w, h = coords * np.tile(scale, 2)
+        geom = shapely.box(xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2)
+    else:
+        geom = repair(shapely.Polygon(coords.reshape(-1, 2) * scale))
+    region = _clip(region_from_shapely(geom), width, height)
+    if region.is_empty:
+        log.add("empty", f"{where}: zero-area object, skipped")
+        return None
+    return AnnotationObject(class_id=int(cls), region=region, source=ObjectSource.IMPORT)
+
+
+def _clip(region: Region, width: int, height: int) -> Region:
+    return clip_region(region, width, height) if not region.is_empty else region
+
+
+def _num(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
