@@ -1,0 +1,114 @@
+"""Mask post-processing benchmark: reference chain vs masks_from_low_res vs best_mask_crop.
+
+    python benchmarks/bench_postprocess.py [--repeat 5] [--sizes 1024x768,4000x3000,8000x6000]
+
+Logits: 1×3×256×256, SAM-like — smooth soft objects (one or two per candidate), range ±20,
+a little noise; the three candidates are a part, the object, the object plus a neighbour.
+For each image size (W×H, encoder input with longest side 1024) prints the median wall time
+of:
+
+- ``reference``: F.interpolate to 1024², crop, F.interpolate to H×W, ``> 0`` (3 masks);
+- ``masks``: ``masks_from_low_res`` (3 masks, full frame);
+- ``crop``: ``best_mask_crop`` of the middle candidate (the mask a click keeps);
+
+and the number of pixels where ``masks`` differs from the reference (expected: 0).
+Timings on a shared machine are noisy: compare the ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from samdesk.sam.postprocess import (  # noqa: E402
+    best_mask_crop,
+    masks_from_low_res,
+    upscale_logits,
+)
+
+
+def sam_like_logits(seed: int = 0) -> torch.Tensor:
+    """1×3×256×256 float32: three nested candidates of a soft two-part object, ±20."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(256.0), torch.arange(256.0), indexing="ij")
+
+    def blob(cy: float, cx: float, ry: float, rx: float) -> torch.Tensor:
+        return 20 * (1 - (((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2).sqrt())
+
+    part = blob(90, 110, 25, 35)
+    whole = torch.maximum(part, blob(120, 130, 45, 60))
+    plus = torch.maximum(whole, blob(150, 200, 30, 30))
+    field = torch.stack([part, whole, plus])[None]
+    field = field + torch.randn(field.shape, generator=g) * 0.3
+    return field.clamp(-20, 20).contiguous()
+
+
+def input_size_for(h: int, w: int) -> tuple[int, int]:
+    scale = 1024 / max(h, w)
+    return int(h * scale + 0.5), int(w * scale + 0.5)
+
+
+def reference_masks(
+    low: torch.Tensor, input_size: tuple[int, int], original: tuple[int, int]
+) -> np.ndarray:
+    return (upscale_logits(low, input_size, original) > 0).numpy()
+
+
+def median_ms(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--sizes", default="1024x768,4000x3000,8000x6000", help="W×H list")
+    args = parser.parse_args()
+
+    low = sam_like_logits()
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; C=3; median of "
+        f"{args.repeat}"
+    )
+    print(
+        f"{'image':>11} {'reference':>10} {'masks':>8} {'crop':>8} {'x masks':>8} "
+        f"{'x crop':>7} {'mismatch':>8} {'crop box':>12}"
+    )
+    for size in args.sizes.split(","):
+        w, h = (int(v) for v in size.lower().split("x"))
+        input_size = input_size_for(h, w)
+        original = (h, w)
+
+        reference = partial(reference_masks, low, input_size, original)
+        fast = partial(masks_from_low_res, low, input_size, original)
+        crop_fn = partial(best_mask_crop, low[0, 1], input_size, original)
+
+        mismatch = int((reference() != fast()).sum())  # the first calls also warm the caches
+        crop, _ = crop_fn()
+        t_ref = median_ms(reference, max(1, min(args.repeat, 3)))
+        t_masks = median_ms(fast, args.repeat)
+        t_crop = median_ms(crop_fn, args.repeat)
+        print(
+            f"{size:>11} {t_ref:>8.1f}ms {t_masks:>6.1f}ms {t_crop:>6.1f}ms "
+            f"{t_ref / t_masks:>7.1f}x {t_ref / t_crop:>6.1f}x {mismatch:>8d} "
+            f"{crop.shape[1]:>5}x{crop.shape[0]:<6}"
+        )
+
+
+if __name__ == "__main__":
+    main()
