@@ -14,7 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["append_durable", "atomic_write_bytes", "atomic_write_text", "fsync_dir"]
+__all__ = ["append_line", "atomic_write_bytes", "atomic_write_text", "fsync_dir"]
 
 TEMP_SUFFIX = ".tmp"
 """Temporary files are named ``.<target name>.<random>.tmp``; stale ones (left by a crash
@@ -55,8 +55,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def append_durable(path: str | os.PathLike[str], line: str) -> None:
-    """Append one "\\n"-terminated line and fsync.
+def append_line(path: str | os.PathLike[str], line: str, *, durable: bool = False) -> None:
+    """Append one "\\n"-terminated line (fsync'd if ``durable``).
 
     Not atomic: a crash can leave a torn last line, so readers of such logs must ignore a
     last line that does not parse (``samdesk.io.project``'s index does).
@@ -64,4 +64,5 @@ def append_durable(path: str | os.PathLike[str], line: str) -> None:
     with open(path, "ab") as handle:
         handle.write(line.encode("utf-8") + (b"" if line.endswith("\n") else b"\n"))
         handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            os.fsync(handle.fileno())

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from samdesk.core.document import ImageRecord, LabelClass, Project, ReviewState
 from samdesk.core.images import ImageReadError, image_size, scan_images
-from samdesk.io.atomic import append_durable, atomic_write_text
+from samdesk.io.atomic import append_line, atomic_write_text
 from samdesk.io.migrations import CURRENT_VERSION
 from samdesk.io.project_format import (
     ProjectFileError,
@@ -50,8 +50,9 @@ from samdesk.io.project_format import (
     load_yaml_file,
     project_from_data,
     project_to_data,
+    read_summary,
     record_from_data,
-    record_to_data,
+    record_to_yaml,
 )
 
 __all__ = ["PROJECT_SUFFIX", "ProjectFileError", "ProjectStore"]
@@ -90,6 +91,7 @@ class ProjectStore:
         self._info: dict[str, _ImageInfo] = {r.path: _ImageInfo() for r in project.images}
         self._loaded_version = CURRENT_VERSION
         self._index_lines = 0  # lines in the index file, to know when to compact it
+        self.read_only = False
 
     # ------------------------------------------------------------------ paths
 
@@ -162,15 +164,18 @@ class ProjectStore:
         return path
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> ProjectStore:
+    def open(cls, path: str | os.PathLike[str], *, read_only: bool = False) -> ProjectStore:
         """Open a project file (or a folder holding one).
 
         Raises ProjectFileError (with line and column) if the project file itself is
-        broken; broken annotation files only produce ``warnings``.
+        broken; broken annotation files only produce ``warnings``. ``read_only`` writes
+        nothing, not even the index cache (for the bundled sample project, previews);
+        saving then raises PermissionError.
         """
         path = cls.find_project_file(path)
         data, version = load_yaml_file(path, "project")
         store = cls(path, project_from_data(data, path))
+        store.read_only = read_only
         store._loaded_version = version
         store._read_summaries()
         return store
@@ -192,9 +197,7 @@ class ProjectStore:
             if self._use_index_entry(record, entry, file_name, stat):
                 continue
             stale = True  # the index missed a save (crash) or the file was edited
-            self._load_from_disk(record)
-            self._info[record.path].loaded = False  # summaries only; objects stay lazy
-            record.objects = []
+            self._read_summary(record)
         if stale or self._index_too_long():
             self._write_index()
 
@@ -257,6 +260,8 @@ class ProjectStore:
 
     def _write_index(self) -> None:
         """Rewrite the index compactly from what is known now (atomic)."""
+        if self.read_only:
+            return
         lines = [
             line
             for record in self.project.images
@@ -296,6 +301,22 @@ class ProjectStore:
 
     # ------------------------------------------------------------------ images
 
+    def _read_summary(self, record: ImageRecord) -> None:
+        """State, size and object count from the file header (objects stay on disk)."""
+        file = self.annotation_path(record.path)
+        try:
+            state, width, height, count = read_summary(file)
+        except ProjectFileError as exc:
+            self._mark_unreadable(record, exc)
+            return
+        record.state, record.width, record.height = state, width, height
+        self._info[record.path].object_count = count
+
+    def _mark_unreadable(self, record: ImageRecord, exc: ProjectFileError) -> None:
+        self._info[record.path].unreadable = str(exc)
+        self.warnings.append(f"annotations of {record.path} are unreadable and kept: {exc}")
+        record.objects = []
+
     def _load_from_disk(self, record: ImageRecord) -> None:
         info = self._info[record.path]
         file = self.annotation_path(record.path)
@@ -303,9 +324,7 @@ class ProjectStore:
             data, _ = load_yaml_file(file, "annotations")
             loaded = record_from_data(data, file, record.path)
         except ProjectFileError as exc:
-            info.unreadable = str(exc)
-            self.warnings.append(f"annotations of {record.path} are unreadable and kept: {exc}")
-            record.objects = []
+            self._mark_unreadable(record, exc)
             return
         info.unreadable = None
         record.width, record.height = loaded.width, loaded.height
@@ -353,6 +372,7 @@ class ProjectStore:
         ``record`` must be an image of the project whose annotations were loaded (or are
         new): saving an unloaded record would wipe its objects on disk, so it raises.
         """
+        self._check_writable()
         current = self.record(record.path)
         info = self._info[record.path]
         file = self.annotation_path(record.path)
@@ -360,7 +380,7 @@ class ProjectStore:
             raise ValueError(f"load_image_annotations({record.path!r}) before saving it")
         if current is not record:  # the caller edited a copy: it becomes the project's
             self.project.images[self.project.image_index(record.path)] = record
-        text = dump_yaml(record_to_data(record))  # before touching any file
+        text = record_to_yaml(record)  # before touching any file
         if info.unreadable is not None and file.exists():
             # Never overwrite a file we could not read: keep it for the user to recover.
             kept = file.with_name(f"{file.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
@@ -371,7 +391,8 @@ class ProjectStore:
         info.loaded, info.unreadable, info.object_count = True, None, len(record.objects)
         line = self._index_entry(record)
         if line is not None:
-            append_durable(self.index_path, line)
+            # No fsync: a lost index line only makes the next open re-read this header.
+            append_line(self.index_path, line)
             self._index_lines += 1
 
     def set_state(self, index_or_path: int | str, state: ReviewState) -> ImageRecord:
@@ -409,12 +430,17 @@ class ProjectStore:
 
     # ------------------------------------------------------------------ project file
 
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise PermissionError(f"the project {self.path} was opened read-only")
+
     def save_project(self) -> None:
         """Write the project file (name, classes, settings, image list), atomically.
 
         A project file read in an older schema version is first copied to
         ``<file>.v<version>.bak``, so an upgrade can be undone by hand.
         """
+        self._check_writable()
         text = dump_yaml(project_to_data(self.project))  # fails before touching the file
         if self._loaded_version < CURRENT_VERSION:
             backup = self.path.with_name(f"{self.path.name}.v{self._loaded_version}.bak")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from samdesk.core.document import (
@@ -22,6 +23,7 @@ from samdesk.core.document import (
 from samdesk.core.geometry import mask_to_region
 from samdesk.io import atomic, migrations
 from samdesk.io.project import ProjectFileError, ProjectStore
+from samdesk.io.project_format import record_to_data, record_to_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = [LabelClass(1, "vehicle", "#e6194b", 1), LabelClass(2, "dog", "#3cb44b")]
@@ -106,6 +108,20 @@ def test_saving_an_image_writes_only_its_file(store: ProjectStore) -> None:
     text = store.annotation_path("a.png").read_text()
     assert "exterior: [5, 3, 30, 3" in text  # pixel-edge vertices stay compact integers
     assert not list(store.annotations_dir.glob("*.tmp"))
+
+
+def test_hand_written_yaml_matches_pyyaml(store: ProjectStore) -> None:
+    record = store.load_image_annotations("sub/c.jpg")
+    record.objects = _objects()
+    record.objects[0].prompt = {"points": np.array([[1.5, 2.0]]), "label": 'quote"é'}
+    expected = record_to_data(record)
+    expected["object_count"] = 3
+    parsed = yaml.safe_load(record_to_yaml(record))
+    assert parsed == {**expected, "objects": parsed["objects"]}
+    assert parsed["objects"] == expected["objects"]
+    long_ring = Region((PolygonPart(np.stack([np.arange(50), np.arange(50) % 3], 1) + 0.5),))
+    record.objects = [AnnotationObject(1, long_ring)]
+    assert yaml.safe_load(record_to_yaml(record))["objects"] == record_to_data(record)["objects"]
 
 
 def test_index_is_checked_against_the_files(store: ProjectStore) -> None:
@@ -200,17 +216,24 @@ def test_broken_annotation_file_is_reported_preserved_and_the_rest_opens(
         store.save_image(record)
     file = store.annotation_path("a.png")
     lines = file.read_text().splitlines()
-    lines[5] = "  class_id: [1"  # line 6 of the file
+    lines[7] = "  class_id: [1"  # line 8 of the file
     broken = "\n".join(lines) + "\n"
     file.write_text(broken)
 
     reopened = ProjectStore.open(store.path)
     assert reopened.object_count("b2.png") == 1  # the rest opens
-    message = reopened.unreadable("a.png") or ""
-    assert re.search(rf"{re.escape(str(file))}:[67]:\d+: invalid YAML", message), message
-    assert any(message in w for w in reopened.warnings)
+    # Opening reads only the header (still fine); loading the image finds the error.
     record = reopened.load_image_annotations("a.png")
+    message = reopened.unreadable("a.png") or ""
+    assert re.search(rf"{re.escape(str(file))}:[89]:\d+: invalid YAML", message), message
+    assert any(message in w for w in reopened.warnings)
     assert record.objects == [] and file.read_text() == broken
+    # A broken header is found at open already.
+    other = store.annotation_path("b2.png")
+    other.write_text("schema_version: 1\nstate: [done\n")
+    again = ProjectStore.open(store.path)
+    assert f"{other}:3:" in (again.unreadable("b2.png") or "")
+    other.write_text("")
     # Saving the image keeps the unreadable file next to the new one.
     record.objects = _objects()[1:2]
     reopened.save_image(record)
@@ -277,6 +300,13 @@ def test_sample_project_opens(tmp_path: Path) -> None:
         total += len(record.objects)
     assert total >= 2
     assert store.record("dog_exif_orientation6.jpg").width == 800  # upright size
+    # The bundled copy can be opened in place without writing anything into it.
+    before = sorted(p.relative_to(REPO) for p in (REPO / "resources").rglob("*"))
+    in_place = ProjectStore.open(REPO / "resources" / "sample_project", read_only=True)
+    assert in_place.object_count("groceries.jpg") == 4
+    with pytest.raises(PermissionError):
+        in_place.save_project()
+    assert sorted(p.relative_to(REPO) for p in (REPO / "resources").rglob("*")) == before
 
 
 def test_record_must_belong_to_the_project(store: ProjectStore) -> None:
