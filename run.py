@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up samdesk in ./.venv and start it, or run its tests. Safe to run again.
 
-    python3 run.py            # set up, then open the app on the sample project
+    python3 run.py            # set up, then open the app on (a copy of) the sample project
     python3 run.py test       # set up, then run the whole test suite (as CI does)
     python3 run.py test -k coco   # extra arguments go to pytest
 
@@ -27,7 +27,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".samdesk-installed"
-SAMPLE_PROJECT = ROOT / "resources" / "sample_project"
 DEFAULT_TORCH = "torch==2.13.0"
 
 
@@ -84,8 +83,10 @@ def main(argv: list[str]) -> int:
         return subprocess.run([str(py), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env).returncode
     if argv[:1] == ["setup"]:
         return 0
-    target = argv[0] if argv else str(SAMPLE_PROJECT)
-    return subprocess.run([str(py), "-m", "samdesk", target, *argv[1:]], env=env).returncode
+    # Without arguments: a copy of the sample project in the user's data folder (the one in
+    # resources/ stays as shipped).
+    args = argv if argv else ["--sample"]
+    return subprocess.run([str(py), "-m", "samdesk", *args], env=env).returncode
 
 
 if __name__ == "__main__":

@@ -68,6 +68,11 @@ def build_parser(*, with_project: bool = True) -> argparse.ArgumentParser:
         help="run a headless check of the installed program and exit 0 (ok) or 1",
     )
     parser.add_argument(
+        "--sample",
+        action="store_true",
+        help="open (a copy of) the bundled sample project",
+    )
+    parser.add_argument(
         "--checkpoint",
         metavar="PATH",
         help="SAM / MobileSAM checkpoint to use (for the window and --selftest)",
@@ -122,6 +127,7 @@ def run(argv: list[str]) -> int:
         # parse only the top-level options.
         top = argparse.ArgumentParser(add_help=False)
         top.add_argument("--selftest", action="store_true")
+        top.add_argument("--sample", action="store_true")
         top.add_argument("--checkpoint")
         top.add_argument("project", nargs="?")
         parser = build_parser()
@@ -142,6 +148,15 @@ def run(argv: list[str]) -> int:
         from samdesk.selftest import run_selftest
 
         return run_selftest(args.checkpoint)
+    project = args.project
+    if args.sample:
+        from samdesk.io.sample import working_sample_project
+
+        try:
+            project = str(working_sample_project())
+        except OSError as exc:
+            print(f"samdesk: cannot open the sample project: {exc}", file=sys.stderr)
+            return 1
     from samdesk.ui.app import run_gui
 
-    return run_gui(args.project, checkpoint=args.checkpoint)
+    return run_gui(project, checkpoint=args.checkpoint)
