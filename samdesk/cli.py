@@ -106,7 +106,7 @@ def _resolve(module: str, attr: str) -> Callable | None:
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
             return None
         raise
     return getattr(mod, attr)
