@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -17,9 +17,16 @@ from PySide6.QtWidgets import (
 )
 
 import samdesk
+from samdesk.ui import settings as user_settings
+from samdesk.ui.annotator import Annotator, image_key
 from samdesk.ui.canvas import CanvasView
+from samdesk.ui.engine_bridge import EngineBridge
 from samdesk.ui.image_list import ImageListPanel
+from samdesk.ui.overlay import show_work
 from samdesk.ui.project_controller import ProjectController
+from samdesk.ui.shortcuts_dialog import ShortcutsDialog
+from samdesk.ui.tools import TOOL_CLASSES, Tool
+from samdesk.ui.workflow import install_workflow
 
 
 class MainWindow(QMainWindow):
@@ -31,6 +38,14 @@ class MainWindow(QMainWindow):
         self.checkpoint = checkpoint
         self.controller = ProjectController(self)
         self.canvas = CanvasView(self)
+        checkpoint, engine_options = user_settings.engine_arguments(checkpoint)
+        self.checkpoint = checkpoint
+        self.engine = EngineBridge(checkpoint, self, **engine_options)
+        self.annotator = Annotator(self.engine, self)
+        self.tools: dict[str, Tool] = {
+            cls.name: cls(self.canvas, self.annotator) for cls in TOOL_CLASSES
+        }
+        self.tool_actions: dict[str, QAction] = {}
         self.setCentralWidget(self.canvas)
         self.image_list = ImageListPanel(self)
         self.log_view = QPlainTextEdit(readOnly=True)
@@ -40,13 +55,15 @@ class MainWindow(QMainWindow):
         )
         self._log_dock = self._dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._log_dock.hide()
-        self._model_label = QLabel("No model")
+        self._model_label = QLabel(self.engine.status)
+        self._latency_label = QLabel("")
         self._cursor_label = QLabel("")
         self._zoom_label = QLabel("")
-        for label in (self._cursor_label, self._zoom_label, self._model_label):
+        for label in (self._cursor_label, self._zoom_label, self._latency_label, self._model_label):
             self.statusBar().addPermanentWidget(label)
         self._build_menus()
         self._wire()
+        install_workflow(self)  # panels, dialogs, review states (samdesk.ui.workflow)
         self._update_title()
         self.resize(1400, 900)
         self._restore_layout()
@@ -59,14 +76,83 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, menu, text: str, slot, shortcut: QKeySequence | str | None = None) -> QAction:
+    def _action(
+        self, menu, text: str, slot, shortcut: QKeySequence | str | list | None = None
+    ) -> QAction:
         action = QAction(text, self)
-        if shortcut is not None:
+        if isinstance(shortcut, list):
+            action.setShortcuts([QKeySequence(k) for k in shortcut])
+        elif shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)
+        action.setProperty("menu_name", menu.title().replace("&", ""))
         menu.addAction(action)
         self.addAction(action)  # shortcuts work even while the menu bar is hidden
         return action
+
+    def _build_edit_menu(self, bar) -> None:
+        a = self.annotator
+        edit = bar.addMenu("&Edit")
+        for action, keys in (
+            (a.undo_group.createUndoAction(self, "&Undo"), ["Ctrl+Z"]),
+            (a.undo_group.createRedoAction(self, "&Redo"), ["Ctrl+Shift+Z", "Ctrl+Y"]),
+        ):
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setProperty("menu_name", "Edit")
+            edit.addAction(action)
+            self.addAction(action)
+        edit.addSeparator()
+        self._action(edit, "&Accept Object", a.accept, ["Return", "Enter", "Space"])
+        self._action(edit, "&Discard Object", a.discard, "Escape")
+        self._action(edit, "Remove &Last Point", a.remove_last, "Backspace")
+        self._action(edit, "Next &Candidate", a.next_candidate, "Tab")
+        self._action(edit, "Re&fine with SAM", a.refine_with_sam, "R")
+        edit.addSeparator()
+        self._action(edit, "De&lete Object", a.delete_selected, QKeySequence.StandardKey.Delete)
+        self._action(edit, "&Hide/Show Object", a.toggle_selected_hidden, "Shift+H")
+
+    def _build_tools_menu(self, bar) -> None:
+        tools = bar.addMenu("&Tools")
+        group = QActionGroup(self)
+        for tool in self.tools.values():
+            action = self._action(
+                tools, tool.name, lambda _c=False, t=tool: self._use_tool(t), tool.shortcut
+            )
+            action.setCheckable(True)
+            action.setStatusTip(tool.tip)
+            action.setEnabled(not tool.needs_sam or self.engine.available)
+            group.addAction(action)
+            self.tool_actions[tool.name] = action
+        tools.addSeparator()
+        self._action(tools, "Bigger Brush", lambda: self.annotator.resize_brush(1.25), "]")
+        self._action(tools, "Smaller Brush", lambda: self.annotator.resize_brush(0.8), "[")
+        self._class_menu = bar.addMenu("&Class")
+
+    def _use_tool(self, tool: Tool) -> None:
+        self.canvas.set_tool(tool)
+        self.tool_actions[tool.name].setChecked(True)
+        self.statusBar().showMessage(tool.tip, 5000)
+
+    def _rebuild_class_menu(self) -> None:
+        menu = self._class_menu
+        for action in menu.actions():
+            self.removeAction(action)
+        menu.clear()
+        for label_class in self.annotator.classes:
+            key = str(label_class.key) if label_class.key is not None else None
+            self._action(
+                menu,
+                label_class.name,
+                lambda _c=False, cid=label_class.id: self.annotator.set_class(cid),
+                key,
+            )
+
+    def set_fill_opacity(self, opacity: float) -> None:
+        self.canvas.set_fill_opacity(min(1.0, max(0.0, opacity)))
+        self.statusBar().showMessage(f"Fill opacity {self.canvas.fill_opacity * 100:.0f}%", 3000)
+
+    def _show_shortcuts(self) -> None:
+        ShortcutsDialog(self.actions(), self).exec()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -74,6 +160,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Open Project…", self._ask_open, QKeySequence.StandardKey.Open)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._build_edit_menu(bar)
         view = bar.addMenu("&View")
         self._action(view, "&Fit to Window", self.canvas.fit_to_window, "F")
         self._action(
@@ -84,12 +171,29 @@ class MainWindow(QMainWindow):
         )
         self._action(view, "&Actual Size", self.canvas.zoom_to_actual_size, "Ctrl+0")
         view.addSeparator()
+        show = self._action(
+            view, "Show &Objects", lambda on: self.canvas.set_objects_visible(on), "H"
+        )
+        show.setCheckable(True)
+        show.setChecked(True)
+        self._action(
+            view, "More Opaque", lambda: self.set_fill_opacity(self.canvas.fill_opacity + 0.1), "."
+        )
+        self._action(
+            view,
+            "More Transparent",
+            lambda: self.set_fill_opacity(self.canvas.fill_opacity - 0.1),
+            ",",
+        )
+        view.addSeparator()
         view.addAction(self._images_dock.toggleViewAction())
         view.addAction(self._log_dock.toggleViewAction())
         go = bar.addMenu("&Go")
         self._action(go, "&Next Image", lambda: self._step(1), "D")
         self._action(go, "&Previous Image", lambda: self._step(-1), "A")
+        self._build_tools_menu(bar)
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard Shortcuts", self._show_shortcuts, "F1")
         self._action(help_menu, "&About samdesk", self._about)
 
     def _wire(self) -> None:
@@ -103,6 +207,21 @@ class MainWindow(QMainWindow):
             lambda x, y: self._cursor_label.setText(f"x {x:.0f}  y {y:.0f}")
         )
         self.canvas.zoom_changed.connect(lambda s: self._zoom_label.setText(f"{s * 100:.0f}%"))
+        a, e = self.annotator, self.engine
+        a.draft_changed.connect(lambda: show_work(self.canvas, a))
+        a.document_changed.connect(self._on_document_changed)
+        a.selection_changed.connect(self.canvas.set_selected)
+        a.selection_changed.connect(lambda _id: show_work(self.canvas, a))
+        a.saved.connect(self.image_list.model.update_row)
+        a.waiting_changed.connect(self.canvas.set_tool_waiting)
+        a.click_latency.connect(lambda ms: self._latency_label.setText(f"last click {ms:.0f} ms"))
+        a.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        a.undo_group.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
+        self.canvas.accept_requested.connect(a.accept)
+        e.status_changed.connect(self._model_label.setText)
+        e.error.connect(self.report_error)
+        default = "SAM Points" if e.available else "Polygon"
+        self._use_tool(self.tools[default])
 
     # ----- actions -----------------------------------------------------------------------
     def open_path(self, path: Path) -> bool:
@@ -142,6 +261,9 @@ class MainWindow(QMainWindow):
     def _on_project_opened(self) -> None:
         images = self.controller.images
         store = self.controller.store
+        self.annotator.set_project(store)
+        self._rebuild_class_menu()
+        self.engine.set_images([image_key(store, record) for record in images])
         counts = [store.object_count(i) for i in range(len(images))]
         self.image_list.model.set_images(images, counts)
         self._update_title()
@@ -151,12 +273,20 @@ class MainWindow(QMainWindow):
     def _on_image_shown(self, row: int, image, record) -> None:
         self.canvas.set_image(image)
         self.canvas.set_objects(record.objects, self.controller.store.project.classes)
+        self.engine.set_current(image_key(self.controller.store, record))
+        self.annotator.set_image(row, record)
         self.image_list.select_row(row)
         self._update_title()
 
     def _on_image_failed(self, row: int, message: str) -> None:
         self.canvas.set_image(None)
+        self.engine.set_current(None)
+        self.annotator.set_image(None, None)
         self.image_list.select_row(row)
+
+    def _on_document_changed(self, record) -> None:
+        if record is self.annotator.record:
+            self.canvas.set_objects(record.objects, self.annotator.classes)
 
     def _update_title(self) -> None:
         parts = ["samdesk"]
@@ -165,7 +295,7 @@ class MainWindow(QMainWindow):
             parts.insert(0, store.project.name or store.root.name)
             row = self.controller.current_row
             if row is not None:
-                parts.insert(0, self.controller.images[row].path)
+                parts.insert(0, self.controller.images[row].path + "[*]")  # unsaved marker
         self.setWindowTitle(" — ".join(parts))
 
     # ----- persistence -------------------------------------------------------------------
@@ -183,4 +313,5 @@ class MainWindow(QMainWindow):
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())
         self.controller.shutdown()
+        self.engine.shutdown()
         super().closeEvent(event)

@@ -1,0 +1,230 @@
+"""SAM core timings: image encoders and the per-click path, against the plain formulation.
+
+Usage: python benchmarks/bench_sam.py [--vit-h] [--threads N] [--skip-encoders]
+
+The "reference" columns run a faithful re-implementation of the official code's plain
+formulation in the same process (materialised attention scores with an explicit
+decomposed rel-pos bias; the F.interpolate upscaling chain followed by ``> 0``), so the
+ratios are meaningful on a shared, noisy machine. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import MethodType
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from samdesk.sam import Predictor, build_sam_tiny_vit, build_sam_vit, load_model
+from samdesk.sam.image_encoder import (
+    Attention,
+    _rel_terms,
+    chunked_bias_attention,
+    get_rel_pos,
+    windowed_rel_pos_attention,
+)
+from samdesk.sam.predictor import best_mask_crop, masks_from_low_res
+
+VITS = {
+    "vit_b": (768, 12, 12, (2, 5, 8, 11)),
+    "vit_h": (1280, 32, 16, (7, 15, 23, 31)),
+}
+SIZES = [(768, 1024), (3000, 4000), (6000, 8000)]  # (h, w)
+
+
+def timed(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn`` in seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# --- the official formulation, for the reference columns -----------------------------------
+def plain_attention_forward(self: Attention, x: torch.Tensor) -> torch.Tensor:
+    """segment_anything's Attention.forward: full score matrix + explicit decomposed bias."""
+    b, h, w, _ = x.shape
+    qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv.reshape(3, b * self.num_heads, h * w, -1).unbind(0)
+    attn = (q * self.scale) @ k.transpose(-2, -1)
+    rh, rw = get_rel_pos(h, h, self.rel_pos_h), get_rel_pos(w, w, self.rel_pos_w)
+    r_q = q.reshape(b * self.num_heads, h, w, -1)
+    rel_h = torch.einsum("bhwc,hkc->bhwk", r_q, rh)
+    rel_w = torch.einsum("bhwc,wkc->bhwk", r_q, rw)
+    attn = attn.view(-1, h, w, h, w) + rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :]
+    attn = attn.view(-1, h * w, h * w).softmax(dim=-1)
+    out = (attn @ v).view(b, self.num_heads, h, w, -1).permute(0, 2, 3, 1, 4)
+    return self.proj(out.reshape(b, h, w, -1))
+
+
+def use_plain_attention(encoder: torch.nn.Module) -> None:
+    for module in encoder.modules():
+        if isinstance(module, Attention):
+            module.forward = MethodType(plain_attention_forward, module)
+
+
+def reference_masks(
+    low: torch.Tensor, input_size: tuple[int, int], size: tuple[int, int]
+) -> np.ndarray:
+    """The official post-processing: F.interpolate chain, then > 0, as numpy."""
+    x = F.interpolate(low, (1024, 1024), mode="bilinear", align_corners=False)
+    x = x[..., : input_size[0], : input_size[1]]
+    x = F.interpolate(x, size, mode="bilinear", align_corners=False)
+    return (x > 0).numpy()
+
+
+# --- benchmarks ----------------------------------------------------------------------------
+def bench_global_attention(repeat: int) -> None:
+    """One ViT-B global block's attention kernel, three ways (the choice in image_encoder)."""
+    torch.manual_seed(0)
+    heads, d, n = 12, 64, 64
+    q, k, v = (torch.randn(1, heads, n * n, d) for _ in range(3))
+    rel_h, rel_w = _rel_terms(q, torch.randn(127, d), torch.randn(127, d), n, n)
+    scale = d**-0.5
+
+    def full_bias() -> torch.Tensor:
+        bias = (rel_h[..., :, None] + rel_w[..., None, :]).reshape(1, heads, n * n, n * n)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale)
+
+    ref = full_bias()
+    print("ViT-B global-attention kernel (12 heads, 4096 tokens):")
+    for name, fn in [
+        ("full 4096² bias as attn_mask (805 MB)", full_bias),
+        (
+            "chunked bias, 8 rows/chunk [used]",
+            lambda: chunked_bias_attention(q, k, v, rel_h, rel_w, scale),
+        ),
+        (
+            "augmented q/k columns (d 64→192)",
+            lambda: windowed_rel_pos_attention(q, k, v, rel_h, rel_w, scale),
+        ),
+    ]:
+        err = float((fn() - ref).abs().max())
+        print(f"  {name:40s} {timed(fn, repeat) * 1000:8.0f} ms   max diff {err:.1e}")
+
+
+def bench_encoder(
+    name: str, model: torch.nn.Module, reference: Callable[[], None], repeat: int
+) -> None:
+    x = torch.randn(1, 3, 1024, 1024)
+    with torch.no_grad():
+        ours_out = model.image_encoder(x)
+        ours = timed(lambda: model.image_encoder(x), repeat, warmup=0)
+        reference()
+        ref_out = model.image_encoder(x)
+        ref = timed(lambda: model.image_encoder(x), repeat, warmup=0)
+    rel = float((ours_out - ref_out).abs().max() / ref_out.abs().max())
+    print(
+        f"  {name:10s} ours {ours:6.2f} s   plain reference {ref:6.2f} s   ratio {ours / ref:.2f}"
+        f"   rel diff {rel:.1e}"
+    )
+
+
+def click_model() -> tuple[Predictor, np.ndarray]:
+    """vit_s1's decoder and a real image embedding when the parity fixtures are present."""
+    shared = Path(__file__).resolve().parents[2] / "shared" / "parity" / "vit_s1"
+    if (shared / "checkpoint.pt").is_file():
+        model = load_model(shared / "checkpoint.pt", device="cpu")
+        features = torch.from_numpy(np.load(shared / "expected.npz")["truck/features"])
+        point = np.array([[0.508, 0.815]])  # the fixture's first truck click, relative
+    else:
+        torch.manual_seed(0)
+        model = build_sam_vit(32, 2, 2, (1,))
+        features = torch.randn(1, 256, 64, 64)
+        point = np.array([[0.5, 0.5]])
+    p = Predictor(model)
+    p._click_features = features  # type: ignore[attr-defined]
+    return p, point
+
+
+def bench_click(repeat: int) -> None:
+    p, rel_point = click_model()
+    print("Click (one positive point; decoder + post-processing to original size):")
+    print(
+        f"  {'size':>11s} {'path':24s} {'decoder':>8s} {'post':>8s} {'total':>8s} {'post %':>7s}"
+        f" {'ref total':>10s} {'ratio':>6s}"
+    )
+    for h, w in SIZES:
+        _bench_size(p, rel_point * [w, h], h, w, repeat)
+
+
+def _bench_size(p: Predictor, point: np.ndarray, h: int, w: int, repeat: int) -> None:
+    input_size = p.transform.get_preprocess_shape(h, w, 1024)
+    p.set_embedding(p._click_features, (h, w), input_size)  # type: ignore[attr-defined]
+    coords, labels, _, _ = p._prompt_tensors(point, np.array([1]), None, None)
+
+    def decode() -> tuple[torch.Tensor, torch.Tensor]:
+        return p._decode(coords, labels, None, None, True)
+
+    low, iou = decode()
+    best = int(iou[0].argmax())
+    t_dec = timed(decode, repeat)
+    t_multi = timed(lambda: masks_from_low_res(low, input_size, (h, w)), repeat)
+    t_best = timed(lambda: best_mask_crop(low[0, best], input_size, (h, w)), repeat)
+    t_ref_post = timed(lambda: reference_masks(low, input_size, (h, w)), max(1, repeat // 2))
+    ref_total = t_dec + t_ref_post
+    for name, t_post in [("predict(multimask)", t_multi), ("predict_best", t_best)]:
+        total = t_dec + t_post
+        print(
+            f"  {w:>5d}×{h:<5d} {name:24s} {t_dec * 1e3:6.0f}ms {t_post * 1e3:6.0f}ms"
+            f" {total * 1e3:6.0f}ms {100 * t_post / total:6.1f}% {ref_total * 1e3:8.0f}ms"
+            f" {total / ref_total:6.2f}"
+        )
+    # End to end through the public API, as the UI calls it.
+    t_api = timed(lambda: p.predict(point, np.array([1])), repeat)
+    t_api_best = timed(lambda: p.predict_best(point, np.array([1])), repeat)
+    print(
+        f"  {'':11s} public API: predict {t_api * 1e3:.0f} ms, predict_best "
+        f"{t_api_best * 1e3:.0f} ms; reference post-processing alone {t_ref_post * 1e3:.0f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vit-h", action="store_true", help="also time the ViT-H encoder")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5, help="click repeats (median)")
+    parser.add_argument("--skip-encoders", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+    bench_click(args.repeat)
+    if args.skip_encoders:
+        return
+    with torch.no_grad():
+        bench_global_attention(1)
+    print("Image encoder, one 1024×1024 image, random weights at full size:")
+    names = ["vit_b", "vit_h"] if args.vit_h else ["vit_b"]
+    for name in names:
+        torch.manual_seed(0)
+        model = build_sam_vit(*VITS[name])
+        bench_encoder(name, model, lambda m=model: use_plain_attention(m.image_encoder), 1)
+        del model
+    torch.manual_seed(0)
+    tiny = build_sam_tiny_vit()
+
+    def tiny_plain() -> None:
+        # TinyViT's own switch between SDPA and the plain formulation (tiny_vit.py).
+        for module in tiny.image_encoder.modules():
+            if hasattr(module, "fused"):
+                module.fused = False
+
+    bench_encoder("tiny_vit", tiny, tiny_plain, 3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""The window's side of the engine: EncoderService + DecodeSession behind Qt signals.
+
+Created on the GUI thread. The engine calls back on its worker threads; a
+``CallbackBridge`` re-delivers those calls on the GUI thread, where they are checked against
+what is current (image, request) and re-emitted as signals. Without a checkpoint the bridge
+exists but is unavailable: the SAM tools are disabled and manual tools keep working.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from samdesk.ui.bridge import CallbackBridge, FutureBridge
+
+
+def _default_cache_dir() -> Path | None:
+    try:
+        from samdesk.models import user_cache_dir
+    except ImportError:  # the models layer is optional for the canvas
+        return None
+    return Path(user_cache_dir()) / "embeddings"
+
+
+class EngineBridge(QObject):
+    """Signals:
+    embedding_ready(str): the current image's embedding is ready (image key = path string).
+    status_changed(str): what the model is doing, in words, for the status bar.
+    error(str): a message for the user (model failed to load, image failed to encode).
+    decoded(object): a ``DecodeResult`` for the current image (superseded ones are dropped).
+    decode_failed(str): a prompt could not be answered (clears any "waiting" state).
+    """
+
+    embedding_ready = Signal(str)
+    status_changed = Signal(str)
+    error = Signal(str)
+    decoded = Signal(object)
+    decode_failed = Signal(str)
+
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike[str] | None,
+        parent: QObject | None = None,
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        prefetch_count: int = 3,
+        device: str | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.checkpoint = str(checkpoint) if checkpoint else None
+        self._calls = CallbackBridge(self)
+        self._futures = FutureBridge(self)
+        self._service: Any = None
+        self._session: Any = None
+        self._current: str | None = None
+        self._request = 0
+        self._embedding: Any = None
+        self.status = "No model" if checkpoint is None else "Loading model…"
+        self.last_encode_seconds: float | None = None
+        if self.checkpoint is None:
+            return
+        from samdesk.engine import DecodeSession, EncoderService
+
+        self._service = EncoderService.from_checkpoint(
+            self.checkpoint,
+            device=device,
+            cache_dir=cache_dir if cache_dir is not None else _default_cache_dir(),
+            prefetch_count=prefetch_count,
+            on_ready=self._calls.wrap(self._on_ready),
+            on_error=self._calls.wrap(self._on_error),
+            on_status=self._calls.wrap(self._on_status),
+        )
+        # The decoder is built on the session's own thread (it waits for the model there),
+        # so the GUI thread never blocks on the model load.
+        self._session = DecodeSession(self._service.new_decoder)
+
+    # ----- state ---------------------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        """Whether a model was given (SAM tools can be enabled)."""
+        return self._service is not None
+
+    @property
+    def current_key(self) -> str | None:
+        return self._current
+
+    def is_ready(self) -> bool:
+        """Whether prompts for the current image can be decoded now."""
+        return self._embedding is not None and self._embedding.image_key == self._current
+
+    # ----- the window's calls ------------------------------------------------------------
+    def set_images(self, paths: Sequence[str | os.PathLike[str]]) -> None:
+        """The project's images in the user's order (what prefetching means by "next")."""
+        if self._service is not None:
+            self._service.set_images([str(p) for p in paths])
+
+    def set_current(self, path: str | os.PathLike[str] | None) -> None:
+        """The image on screen (None: none). ``embedding_ready`` follows when it is ready."""
+        self._embedding = None
+        self._current = str(path) if path is not None else None
+        if self._service is None:
+            return
+        self._session.set_embedding(None)
+        if path is None:
+            self._service.clear_current()
+            return
+        ticket = self._service.set_current(path)
+        self._request = ticket.request_id
+        if ticket.embedding is not None:
+            self._use(ticket.embedding)
+
+    def submit(self, prompt: Any) -> bool:
+        """Decode ``prompt`` (``samdesk.engine.Prompt``) on the current image, latest wins.
+
+        Returns False (and submits nothing) while the embedding is not ready. The answer
+        arrives as ``decoded(result)`` with ``result.prompt is prompt``.
+        """
+        if self._session is None or not self.is_ready():
+            return False
+        future = self._session.submit(prompt)
+        key = self._current
+        self._futures.watch(
+            future,
+            lambda result: self._on_decoded(key, result),
+            lambda exc: self._on_decode_error(key, exc),
+        )
+        return True
+
+    def shutdown(self) -> None:
+        """Stop the decode and encode workers (pending work is dropped); joins threads."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+        if self._service is not None:
+            self._service.close()
+            self._service = None
+
+    # ----- engine callbacks (GUI thread via the CallbackBridge) ----------------------------
+    def _use(self, embedding: Any) -> None:
+        self._embedding = embedding
+        self._session.set_embedding(embedding)
+        self._set_status("Ready")
+        self.embedding_ready.emit(embedding.image_key)
+
+    def _on_ready(self, ready: Any) -> None:
+        if self._service is None or ready.image_key != self._current:
+            return  # the user has moved on; the embedding stays cached for later
+        self.last_encode_seconds = ready.seconds
+        self._use(ready.embedding)
+
+    def _on_error(self, error: Any) -> None:
+        if error.image_key is not None and error.image_key != self._current and error.fatal:
+            return  # a prefetch failed: the user will hear about it when they get there
+        self._set_status("Error" if error.fatal else self.status)
+        self.error.emit(error.message)
+
+    def _on_status(self, status: Any) -> None:
+        if self._service is None:
+            return
+        state = status.state
+        if state == "loading_model":
+            text = "Loading model…"
+        elif state == "encoding":
+            text = "Encoding this image…"
+        elif state == "prefetching":
+            text = "Ready" if self.is_ready() else "Waiting for this image…"
+            text += f" — prefetching {status.pending + 1} more"
+        elif state == "idle":
+            text = "Ready" if self.is_ready() else self.status
+        else:
+            text = state.capitalize()
+        if status.message:
+            text += f" ({status.message})"
+        self._set_status(text)
+
+    def _set_status(self, text: str) -> None:
+        if text != self.status:
+            self.status = text
+            self.status_changed.emit(text)
+
+    def _on_decoded(self, key: str | None, result: Any) -> None:
+        if key != self._current:
+            return
+        self.decoded.emit(result)
+
+    def _on_decode_error(self, key: str | None, exc: BaseException) -> None:
+        if key != self._current:
+            return
+        self.decode_failed.emit(str(exc) or type(exc).__name__)
+
+
+def now() -> float:
+    """Monotonic seconds (one clock for every latency the UI reports)."""
+    return time.perf_counter()

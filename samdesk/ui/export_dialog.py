@@ -1,0 +1,268 @@
+"""The Export dialog: COCO, YOLO segmentation or YOLO detection, with the formats' options.
+
+The export runs on a background thread on its own ``ProjectStore`` opened from the project
+file: the window autosaves every edit, so the files on disk are the current state, and the
+window's store (not thread-safe) is never touched from another thread. Progress counts the
+images whose annotations were read; the summary lists images, objects and what was skipped
+with the reasons (``ExportReport.summary``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from samdesk.ui import theme
+from samdesk.ui.bridge import CallbackBridge, FutureBridge
+
+FORMATS = {"coco": "COCO (instance segmentation JSON)", "yolo-seg": "YOLO segmentation"}
+FORMATS["yolo-det"] = "YOLO detection (boxes)"
+
+
+class ExportCancelled(Exception):
+    """The user cancelled the export before anything was written."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export where; the fields mirror ``samdesk export``'s options."""
+
+    format: str
+    out: Path
+    segmentation: str = "auto"
+    val_fraction: float = 0.0
+    seed: int = 0
+    only_done: bool = False
+    overwrite: bool = False
+
+
+def run_export(
+    project_file: Path,
+    options: ExportOptions,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> str:
+    """Export the project at ``project_file``; returns the summary text (no Qt here)."""
+    from samdesk.core.document import ReviewState
+    from samdesk.io.coco import export_coco
+    from samdesk.io.project import ProjectStore
+    from samdesk.io.yolo import export_yolo
+
+    store = ProjectStore.open(project_file)
+    records = store.project.images
+    images = []
+    for index, record in enumerate(records):
+        if cancel is not None and cancel.is_set():
+            raise ExportCancelled("Export cancelled; nothing was written.")
+        if not options.only_done or record.state is ReviewState.DONE:
+            images.append(store.load_image_annotations(index))
+        if progress is not None:
+            progress(index + 1, len(records))
+    if options.format == "coco":
+        report = export_coco(
+            store.project,
+            images,
+            options.out,
+            segmentation=options.segmentation,  # type: ignore[arg-type]
+            project_dir=store.root,
+        )
+    else:
+        report = export_yolo(
+            store.project,
+            images,
+            options.out,
+            project_dir=store.root,
+            task="segment" if options.format == "yolo-seg" else "detect",
+            val_fraction=options.val_fraction,
+            seed=options.seed,
+            overwrite=options.overwrite,
+        )
+    lines = [report.summary(), *(f"  warning: {w}" for w in store.warnings)]
+    lines.append(f"written: {options.out}")
+    return "\n".join(lines)
+
+
+class ExportDialog(QDialog):
+    """Signals: finished_export(str, bool): the summary (or error) and success."""
+
+    finished_export = Signal(str, bool)
+    progress_changed = Signal(int, int)
+
+    def __init__(self, project_file: str | Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.project_file = Path(project_file)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samdesk-export")
+        self._futures = FutureBridge(self)
+        self._calls = CallbackBridge(self)
+        self._cancel: threading.Event | None = None
+        self.running = False
+        self.format = QComboBox()
+        for key, name in FORMATS.items():
+            self.format.addItem(name, key)
+        self.out_edit = QLineEdit()
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out_edit, 1)
+        out_row.addWidget(browse)
+        self.segmentation = QComboBox()
+        self.segmentation.addItem("Polygons, RLE for objects with holes", "auto")
+        self.segmentation.addItem("Polygons", "polygon")
+        self.segmentation.addItem("RLE masks", "rle")
+        self.val_fraction = QDoubleSpinBox(minimum=0.0, maximum=0.95, singleStep=0.05, value=0.0)
+        self.val_fraction.setToolTip("Share of images in the validation split (0: one split)")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
+        self.overwrite = QCheckBox("Replace a previous export in that folder")
+        self.only_done = QCheckBox("Only images marked done")
+        self.progress = QProgressBar()
+        self.progress.hide()
+        self.summary = QPlainTextEdit(readOnly=True)
+        self.summary.setPlaceholderText("The summary appears here after the export.")
+        self.summary.setMaximumHeight(140)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.export_button = self.buttons.addButton(
+            "Export", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.cancel_button = self.buttons.addButton(
+            "Cancel Export", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.cancel_button.setEnabled(False)
+        self.export_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Format:", self.format)
+        form.addRow("Write to:", out_row)
+        form.addRow("Segmentation:", self.segmentation)
+        form.addRow("Validation share:", self.val_fraction)
+        form.addRow("Split seed:", self.seed)
+        form.addRow("", self.overwrite)
+        form.addRow("", self.only_done)
+        form.addRow(self.progress)
+        form.addRow(self.summary)
+        form.addRow(self.buttons)
+        self._rows = form
+        self.format.currentIndexChanged.connect(self._on_format)
+        self.progress_changed.connect(self._on_progress)
+        self._on_format()
+        self.resize(620, 0)
+
+    def _default_out(self, key: str) -> Path:
+        root = self.project_file.parent
+        return root / "export" / ("coco.json" if key == "coco" else key.replace("-", "_"))
+
+    def _on_format(self) -> None:
+        key = self.format.currentData()
+        coco = key == "coco"
+        for widget in (self.segmentation,):
+            self._rows.setRowVisible(widget, coco)
+        for widget in (self.val_fraction, self.seed, self.overwrite):
+            self._rows.setRowVisible(widget, not coco)
+        current = self.out_edit.text().strip()
+        if not current or current in {str(self._default_out(k)) for k in FORMATS}:
+            self.out_edit.setText(str(self._default_out(key)))
+
+    def _browse(self) -> None:
+        if self.format.currentData() == "coco":
+            path, _ = QFileDialog.getSaveFileName(
+                self, "COCO file", self.out_edit.text(), "JSON (*.json)"
+            )
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Dataset folder", self.out_edit.text())
+        if path:
+            self.out_edit.setText(path)
+
+    def options(self) -> ExportOptions:
+        return ExportOptions(
+            format=self.format.currentData(),
+            out=Path(self.out_edit.text().strip()).expanduser(),
+            segmentation=self.segmentation.currentData(),
+            val_fraction=self.val_fraction.value(),
+            seed=self.seed.value(),
+            only_done=self.only_done.isChecked(),
+            overwrite=self.overwrite.isChecked(),
+        )
+
+    def set_format(self, key: str) -> None:
+        self.format.setCurrentIndex(self.format.findData(key))
+
+    # ----- running -------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Run the export in the background; ``finished_export`` follows."""
+        if self.running or not self.out_edit.text().strip():
+            return False
+        self.running = True
+        self._cancel = threading.Event()
+        self.export_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.summary.setStyleSheet("")
+        self.summary.setPlainText("Exporting…")
+        future = self._executor.submit(
+            run_export,
+            self.project_file,
+            self.options(),
+            self._calls.wrap(self.progress_changed.emit),
+            self._cancel,
+        )
+        self._futures.watch(future, lambda text: self._done(text, True), self._error)
+        return True
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"Reading annotations: {done} of {total} images")
+
+    def _error(self, exc: BaseException) -> None:
+        text = str(exc) or type(exc).__name__
+        if isinstance(exc, OSError) and exc.strerror:
+            text = f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")
+        self._done(text if isinstance(exc, ExportCancelled) else f"Export failed: {text}", False)
+
+    def _done(self, text: str, ok: bool) -> None:
+        self.running = False
+        self._cancel = None
+        self.export_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if ok else 0)
+        self.progress.setFormat("Done" if ok else "Not exported")
+        self.summary.setPlainText(text)
+        self.summary.setStyleSheet("" if ok else f"color:{theme.error_color().name()}")
+        self.finished_export.emit(text, ok)
+
+    def done(self, result: int) -> None:
+        self.shutdown()
+        super().done(result)
+
+    def shutdown(self) -> None:
+        """Cancel a running export and join its thread."""
+        self.cancel()
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,192 @@
+"""Settings → Model: checkpoint file, device, precision, prefetching and the embedding cache.
+
+Choosing a checkpoint loads it on a background thread (``samdesk.sam.load_model`` on the
+CPU) to show what it is ("SAM ViT-B (768-d, …)") or, for a file that is no SAM model, the
+loader's readable message; the dialog never blocks while a 2.5 GB file is read. ``accept``
+stores everything in QSettings (``samdesk.ui.settings``); the engine reads it when it
+starts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from samdesk.ui import settings as user_settings
+from samdesk.ui import theme
+from samdesk.ui.bridge import FutureBridge
+
+_DEVICE_NAMES = {"auto": "Automatic (best available)", "cpu": "CPU", "cuda": "CUDA (NVIDIA)"}
+_DEVICE_NAMES["mps"] = "MPS (Apple)"
+_PRECISION_NAMES = {"fp32": "Full (fp32)", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def describe_checkpoint(path: str) -> str:
+    """What the checkpoint at ``path`` is (loads it on the CPU; slow for big files)."""
+    from samdesk.sam import load_model
+
+    model = load_model(path, device="cpu")
+    return model.info.describe()
+
+
+class ModelSettingsDialog(QDialog):
+    """Signals: detected(str, bool): the checkpoint description or error, and success."""
+
+    detected = Signal(str, bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Model Settings")
+        current = user_settings.model_settings()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samdesk-inspect")
+        self._bridge = FutureBridge(self)
+        self._ids = itertools.count(1)
+        self._wanted = 0
+        self.checkpoint_ok: bool | None = None
+
+        self.checkpoint_edit = QLineEdit(current.checkpoint or "")
+        self.checkpoint_edit.setPlaceholderText("No model: manual tools only")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.checkpoint_edit, 1)
+        row.addWidget(browse)
+        self.arch_label = QLabel()
+        self.arch_label.setWordWrap(True)
+        self.device = QComboBox()
+        for key in user_settings.DEVICES:
+            self.device.addItem(_DEVICE_NAMES[key], key)
+        self.device.setCurrentIndex(self.device.findData(current.device))
+        self.precision = QComboBox()
+        for key in user_settings.PRECISIONS:
+            self.precision.addItem(_PRECISION_NAMES[key], key)
+        self.precision.setCurrentIndex(self.precision.findData(current.precision))
+        self.precision.setToolTip("Reduced precision speeds up the image encoder on a GPU")
+        self.prefetch = QSpinBox(minimum=0, maximum=32, value=current.prefetch_count)
+        self.prefetch.setToolTip("How many of the next images are encoded ahead of time")
+        self.cache_size = QSpinBox(minimum=0, maximum=1_000_000, value=current.cache_size_mb)
+        self.cache_size.setSuffix(" MB")
+        self.cache_size.setSingleStep(256)
+        self.cache_size.setToolTip("Embeddings kept in memory (one is about 4 MB)")
+        self.cache_place = QComboBox()
+        self.cache_place.addItem("User cache folder", "user")
+        self.cache_place.addItem("Project folder (.samdesk/embeddings)", "project")
+        self.cache_place.setCurrentIndex(self.cache_place.findData(current.cache_place))
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Checkpoint:", row)
+        form.addRow("", self.arch_label)
+        form.addRow("Device:", self.device)
+        form.addRow("GPU precision:", self.precision)
+        form.addRow("Prefetch images:", self.prefetch)
+        form.addRow("Memory cache:", self.cache_size)
+        form.addRow("Disk cache in:", self.cache_place)
+        form.addRow(QLabel("Changes apply when the model is next started."))
+        form.addRow(buttons)
+        self.device.currentIndexChanged.connect(self._update_precision)
+        self.checkpoint_edit.editingFinished.connect(self.inspect)
+        self._update_precision()
+        self.resize(620, 0)
+        self.inspect()
+
+    def _update_precision(self) -> None:
+        self.precision.setEnabled(self.device.currentData() != "cpu")
+
+    def _browse(self) -> None:
+        from samdesk.models import models_dir
+
+        start = self.checkpoint_edit.text() or str(models_dir())
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Checkpoint", start, "Checkpoints (*.pth *.pt);;All files (*)"
+        )
+        if path:
+            self.set_checkpoint(path)
+
+    def set_checkpoint(self, path: str) -> None:
+        self.checkpoint_edit.setText(path)
+        self.inspect()
+
+    def inspect(self) -> None:
+        """Detect the checkpoint's architecture in the background (newest request wins)."""
+        path = self.checkpoint_edit.text().strip()
+        request = next(self._ids)
+        self._wanted = request
+        if not path:
+            self._show("No checkpoint: the SAM tools stay off; polygon and brush work.", True)
+            return
+        if not Path(path).is_file():
+            self._show(f"No such file: {path}", False)
+            return
+        self.checkpoint_ok = None
+        self.arch_label.setStyleSheet("")
+        self.arch_label.setText("Reading the checkpoint…")
+        future = self._executor.submit(describe_checkpoint, path)
+        self._bridge.watch(
+            future,
+            lambda text: self._on_result(request, text, True),
+            lambda exc: self._on_result(request, _readable(exc), False),
+        )
+
+    def _on_result(self, request: int, text: str, ok: bool) -> None:
+        if request == self._wanted:
+            self._show(text, ok)
+
+    def _show(self, text: str, ok: bool) -> None:
+        self.checkpoint_ok = ok
+        self.arch_label.setText(text)
+        self.arch_label.setStyleSheet("" if ok else f"color:{theme.error_color().name()}")
+        self.detected.emit(text, ok)
+
+    def values(self) -> user_settings.ModelSettings:
+        return user_settings.ModelSettings(
+            checkpoint=self.checkpoint_edit.text().strip() or None,
+            device=self.device.currentData(),
+            precision=self.precision.currentData(),
+            prefetch_count=self.prefetch.value(),
+            cache_size_mb=self.cache_size.value(),
+            cache_place=self.cache_place.currentData(),
+        )
+
+    def accept(self) -> None:
+        user_settings.save_model_settings(self.values())
+        super().accept()
+
+    def done(self, result: int) -> None:
+        # Do not wait for a big checkpoint being read: its answer is simply dropped.
+        self._wanted = -1
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        super().done(result)
+
+    def shutdown(self) -> None:
+        """Join the inspection thread (tests; the app lets it finish on its own)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _readable(exc: BaseException) -> str:
+    """The loader's message (SamCheckpointError messages are written for users)."""
+    text = str(exc).strip() or type(exc).__name__
+    from samdesk.sam.errors import SamCheckpointError
+
+    if isinstance(exc, SamCheckpointError):
+        return text
+    return f"Not usable as a SAM checkpoint: {text}"

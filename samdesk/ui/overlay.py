@@ -1,0 +1,244 @@
+"""Scene items that draw the work in progress over the image.
+
+* ``MaskOverlayItem``: a translucent mask, as a QImage of its bounding-box crop only (an
+  object on a 48 MP photo costs its own size, not the frame's), placed at the crop's
+  offset. Used for the object being built and for the live preview under the cursor.
+* ``PromptOverlayItem``: the prompts (green + / red − points, the box, the polygon being
+  drawn), the brush outline, vertex handles of the object being edited and a small label
+  (predicted IoU). Markers keep their size on screen at every zoom.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from samdesk.ui.qt_convert import mask_to_qimage
+from samdesk.ui.tools.masks import MaskCrop
+
+POSITIVE = QColor("#30d050")
+NEGATIVE = QColor("#ff3040")
+MARKER_PX = 7.0  # half-size of a point marker on screen
+
+
+class MaskOverlayItem(QGraphicsItem):
+    """A mask crop drawn in one colour at ``alpha``; its scene position is the crop offset."""
+
+    def __init__(self, z: float) -> None:
+        super().__init__()
+        self._image = QImage()
+        self._crop: MaskCrop | None = None
+        self._color = QColor("#ffffff")
+        self._alpha = 120
+        self.setZValue(z)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.paint_count = 0  # benchmarks wait for the paint that shows a new mask
+
+    def set_mask(self, crop: MaskCrop | None, color: QColor, alpha: int) -> None:
+        """Show ``crop`` (None or empty hides the item). Re-renders only when it changed."""
+        if crop is None or crop.mask.size == 0:
+            if self._crop is not None:
+                self.prepareGeometryChange()
+                self._crop, self._image = None, QImage()
+            self.setVisible(False)
+            return
+        if crop is self._crop and color == self._color and alpha == self._alpha:
+            self.setVisible(True)
+            return
+        self.prepareGeometryChange()
+        self._crop, self._color, self._alpha = crop, QColor(color), alpha
+        self._image = mask_to_qimage(crop.mask, color, alpha)
+        self.setPos(QPointF(*crop.offset))
+        self.setVisible(True)
+        self.update()
+
+    @property
+    def crop(self) -> MaskCrop | None:
+        return self._crop
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, self._image.width(), self._image.height())
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        if self._image.isNull():
+            return
+        # Draw only the exposed part: a small repaint of a huge mask stays cheap.
+        exposed = option.exposedRect.toAlignedRect().intersected(self._image.rect())
+        if exposed.isEmpty():
+            return
+        painter.drawImage(exposed.topLeft(), self._image, exposed)
+        self.paint_count += 1
+
+
+class PromptOverlayItem(QGraphicsItem):
+    """Points, box, polygon in progress, brush outline, vertex handles, a label."""
+
+    def __init__(self, z: float) -> None:
+        super().__init__()
+        self.setZValue(z)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._rect = QRectF()
+        self.points: list[tuple[float, float]] = []
+        self.labels: list[int] = []
+        self.box: tuple[float, float, float, float] | None = None
+        self.rubber_band: tuple[float, float, float, float] | None = None
+        self.polygon: list[tuple[float, float]] = []
+        self.polygon_cursor: tuple[float, float] | None = None
+        self.brush: tuple[float, float, float] | None = None  # x, y, radius
+        self.handles: list[tuple[float, float]] = []
+        self.active_handle: int | None = None
+        self.label = ""
+        self.color = QColor("#ffffff")
+
+    def set_scene_rect(self, rect: QRectF) -> None:
+        self.prepareGeometryChange()
+        self._rect = QRectF(rect)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def refresh(self) -> None:
+        self.update()
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        scale = painter.worldTransform().m11() or 1.0
+        px = 1.0 / scale  # one screen pixel in scene units
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        self._paint_box(painter, self.box, self.color, False)
+        self._paint_box(painter, self.rubber_band, QColor("#ffffff"), True)
+        self._paint_polygon(painter, px)
+        self._paint_handles(painter, px)
+        for (x, y), label in zip(self.points, self.labels, strict=False):
+            self._paint_point(painter, x, y, bool(label), px)
+        if self.brush is not None:
+            x, y, r = self.brush
+            pen = QPen(QColor(255, 255, 255, 220))
+            pen.setCosmetic(True)
+            pen.setWidthF(1.5)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(QPointF(x, y), r, r)
+        if self.label and self.points:
+            x, y = self.points[-1]
+            painter.save()
+            painter.translate(x, y)
+            painter.scale(px, px)  # text in screen pixels
+            font = QFont()
+            font.setPixelSize(13)
+            font.setBold(True)
+            painter.setFont(font)
+            painter.setPen(QColor(0, 0, 0, 200))
+            painter.drawText(QPointF(11, -9), self.label)
+            painter.setPen(QColor("#ffffff"))
+            painter.drawText(QPointF(10, -10), self.label)
+            painter.restore()
+
+    @staticmethod
+    def _paint_box(painter: QPainter, box, color: QColor, dashed: bool) -> None:
+        if box is None:
+            return
+        pen = QPen(color)
+        pen.setCosmetic(True)
+        pen.setWidthF(2.0)
+        if dashed:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        x0, y0, x1, y1 = box
+        painter.drawRect(QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized())
+
+    def _paint_point(self, painter: QPainter, x: float, y: float, positive: bool, px: float):
+        r = MARKER_PX * px
+        color = POSITIVE if positive else NEGATIVE
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawEllipse(QPointF(x, y), r * 1.25, r * 1.25)
+        pen = QPen(color)
+        pen.setCosmetic(True)
+        pen.setWidthF(3.0)
+        painter.setPen(pen)
+        painter.drawLine(QPointF(x - r, y), QPointF(x + r, y))
+        if positive:
+            painter.drawLine(QPointF(x, y - r), QPointF(x, y + r))
+
+    def _paint_polygon(self, painter: QPainter, px: float) -> None:
+        if not self.polygon:
+            return
+        pen = QPen(self.color.lighter(130))
+        pen.setCosmetic(True)
+        pen.setWidthF(2.0)
+        painter.setPen(pen)
+        fill = QColor(self.color)
+        fill.setAlpha(60)
+        painter.setBrush(fill)
+        poly = QPolygonF([QPointF(x, y) for x, y in self.polygon])
+        if self.polygon_cursor is not None:
+            poly.append(QPointF(*self.polygon_cursor))
+        painter.drawPolygon(poly)
+        painter.setBrush(QColor("#ffffff"))
+        for x, y in self.polygon:
+            painter.drawEllipse(QPointF(x, y), 3.5 * px, 3.5 * px)
+
+    def _paint_handles(self, painter: QPainter, px: float) -> None:
+        if not self.handles:
+            return
+        pen = QPen(QColor(0, 0, 0))
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        r = 4.0 * px
+        for i, (x, y) in enumerate(self.handles):
+            painter.setBrush(QColor("#ffcc00") if i == self.active_handle else QColor("#ffffff"))
+            painter.drawRect(QRectF(x - r, y - r, 2 * r, 2 * r))
+
+
+DRAFT_ALPHA = 140
+HOVER_ALPHA = 90
+
+
+def show_work(canvas, annotator) -> None:
+    """Bring the canvas overlays in line with the annotator's work in progress.
+
+    Called on every ``draft_changed``: cheap when nothing changed (a mask is re-rendered
+    only when it is a new crop object).
+    """
+    draft = annotator.draft
+    prompt = canvas.prompt_item
+    stroke = annotator.stroke_preview
+    if stroke is not None:
+        object_id, crop = stroke
+        obj = annotator.selected_object()
+        color = QColor(annotator.class_color(obj.class_id if obj else None))
+        canvas.set_object_shown(object_id, False)
+        canvas.draft_item.set_mask(crop, color, DRAFT_ALPHA)
+    elif draft is not None:
+        color = QColor(annotator.class_color(draft.class_id))
+        canvas.draft_item.set_mask(draft.mask if not draft.polygon else None, color, DRAFT_ALPHA)
+        if draft.target_id is not None:
+            canvas.set_object_shown(draft.target_id, False)
+    else:
+        canvas.draft_item.set_mask(None, QColor(), 0)
+    if stroke is None and (draft is None or draft.target_id is None):
+        canvas.refresh_hidden()
+    hover_color = QColor(annotator.class_color(annotator.class_id))
+    canvas.hover_item.set_mask(annotator.hover if draft is None else None, hover_color, HOVER_ALPHA)
+    prompt.color = QColor(annotator.class_color(draft.class_id if draft else annotator.class_id))
+    prompt.points = list(draft.points) if draft is not None else []
+    prompt.labels = list(draft.labels) if draft is not None else []
+    prompt.box = draft.box if draft is not None else None
+    prompt.polygon = list(draft.polygon) if draft is not None else []
+    if not prompt.polygon:
+        prompt.polygon_cursor = None
+    prompt.label = ""
+    if draft is not None and draft.state.score is not None and draft.points:
+        prompt.label = f"IoU {draft.state.score:.2f}"
+        if draft.candidates:
+            prompt.label += f"  ({draft.candidate_index + 1}/{len(draft.candidates)})"
+    if prompt.brush is not None:
+        x, y, _r = prompt.brush
+        prompt.brush = (x, y, annotator.brush_radius)
+    prompt.refresh()

@@ -1,0 +1,76 @@
+"""SAM behaviour on the real window: preview throttling, refining objects, per-image undo."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from tests.ui.conftest import WAIT_MS, click, view_pos
+
+
+def test_live_preview_is_latest_wins(qtbot, window, monkeypatch):
+    canvas, annotator, engine = window.canvas, window.annotator, window.engine
+    submitted = []
+    submit = engine.submit
+
+    def counting(prompt):
+        submitted.append(prompt)
+        return submit(prompt)
+
+    monkeypatch.setattr(engine, "submit", counting)
+    path = [(30 + 12 * i, 40 + 8 * i) for i in range(15)]
+    for x, y in path:
+        qtbot.mouseMove(canvas.viewport(), view_pos(canvas, x, y))
+    # While an answer is in flight nothing is queued: far fewer requests than moves.
+    assert 1 <= len(submitted) <= 2
+    qtbot.waitUntil(
+        lambda: annotator._pending is None and annotator._hover_next is None, timeout=WAIT_MS
+    )
+    # ... and the preview ends on the newest position, not a stale one.
+    last = submitted[-1].points[0]
+    assert np.allclose(last, path[-1], atol=2)
+    assert annotator.hover is not None and len(submitted) <= 3
+
+
+def test_refine_selected_object_with_points(qtbot, window):
+    canvas, annotator = window.canvas, window.annotator
+    # A polygon object, then SAM points on it: its mask is the first mask prompt.
+    window.tool_actions["Polygon"].trigger()
+    for x, y in ((60, 50), (160, 50), (160, 130), (60, 130)):
+        click(qtbot, canvas, x, y)
+    qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    (obj,) = annotator.record.objects
+    annotator.select(obj.id)
+    window.tool_actions["SAM Points"].trigger()
+    with qtbot.waitSignal(window.engine.decoded, timeout=WAIT_MS) as blocker:
+        click(qtbot, canvas, 100, 90)
+    prompt = blocker.args[0].prompt
+    assert prompt.mask_input is not None and (prompt.mask_input > 0).any()
+    assert annotator.draft.target_id == obj.id
+    assert not canvas.object_item(obj.id).isVisible()  # the draft is drawn in its place
+    qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    (refined,) = annotator.record.objects
+    assert refined.id == obj.id and refined.region != obj.region
+    assert annotator.stack.undoText() == "Refine object"
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert annotator.record.objects[0].region == obj.region
+
+
+def test_one_undo_stack_per_image(qtbot, window):
+    canvas, annotator = window.canvas, window.annotator
+    window.tool_actions["Polygon"].trigger()
+    for x, y in ((20, 20), (80, 20), (80, 80)):
+        click(qtbot, canvas, x, y)
+    qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    first = annotator.record
+    assert len(first.objects) == 1
+    with qtbot.waitSignal(window.controller.image_shown, timeout=WAIT_MS):
+        qtbot.keyClick(canvas, Qt.Key.Key_D)  # next image
+    assert annotator.record is not first and annotator.stack.count() == 0
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(first.objects) == 1  # the other image's history is untouched
+    with qtbot.waitSignal(window.controller.image_shown, timeout=WAIT_MS):
+        qtbot.keyClick(canvas, Qt.Key.Key_A)
+    assert annotator.record is first and annotator.stack.count() == 1
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert first.objects == []
