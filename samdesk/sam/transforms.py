@@ -19,10 +19,14 @@ class ResizeLongestSide:
 
     @staticmethod
     def get_preprocess_shape(oldh: int, oldw: int, long_side_length: int) -> tuple[int, int]:
-        """(h, w) after scaling so the long side is ``long_side_length`` (rounded half up)."""
+        """(h, w) after scaling so the long side is ``long_side_length`` (rounded half up).
+
+        Each side is at least 1: the official code rounds a side of an extreme panorama
+        (aspect ratio above 2048:1) down to 0 and then fails; elsewhere the two agree.
+        """
         scale = long_side_length * 1.0 / max(oldh, oldw)
         newh, neww = oldh * scale, oldw * scale
-        return int(newh + 0.5), int(neww + 0.5)
+        return max(1, int(newh + 0.5)), max(1, int(neww + 0.5))
 
     def apply_image(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """H×W×3 uint8 → h×w×3 uint8 with Pillow's (antialiased) bilinear resize."""

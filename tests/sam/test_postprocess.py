@@ -18,10 +18,11 @@ NOISE = 1e-5
 
 
 def input_size_for(original: tuple[int, int]) -> tuple[int, int]:
-    """segment-anything's ResizeLongestSide.get_preprocess_shape for a 1024 encoder."""
+    """segment-anything's ResizeLongestSide.get_preprocess_shape for a 1024 encoder (with our
+    clamp to 1 pixel for extreme panoramas, where the official one gives 0 and fails)."""
     h, w = original
     scale = 1024 / max(h, w)
-    return int(h * scale + 0.5), int(w * scale + 0.5)
+    return max(1, int(h * scale + 0.5)), max(1, int(w * scale + 0.5))
 
 
 def reference_chain(
@@ -325,3 +326,42 @@ def test_best_mask_crop_band_only_false() -> None:
     assert not full.any()
     assert crop.shape == (0, 0)
     assert origin == (0, 0)
+
+
+def test_noise_like_planes_take_the_reference_path(monkeypatch) -> None:
+    """A plane whose uncertain band covers much of the frame (random-weight logits) is
+    computed by the reference chain — still exact — while a smooth plane is not."""
+    import samdesk.sam.postprocess as pp
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:256, 0:256] / 256.0
+    smooth = (8 * np.exp(-((xx - 0.5) ** 2 + (yy - 0.4) ** 2) / 0.02) - 2).astype(np.float32)
+    noise = rng.standard_normal((256, 256)).astype(np.float32)
+    low = torch.from_numpy(np.stack([smooth, noise]))[None]
+    calls: list[int] = []
+    original = pp._reference_masks
+
+    def counting(x, *args, **kwargs):
+        calls.append(int(x.shape[0] * x.shape[1]))
+        return original(x, *args, **kwargs)
+
+    monkeypatch.setattr(pp, "_reference_masks", counting)
+    size = (1500, 2000)
+    got = pp.masks_from_low_res(low, (768, 1024), size)
+    assert calls == [1], "only the noise plane goes to the reference"
+    want = pp.upscale_logits(low, (768, 1024), size) > 0
+    assert np.array_equal(got, want.numpy())
+    crop, (x0, y0) = pp.best_mask_crop(low[0, 1], (768, 1024), size)
+    full = want.numpy()[0, 1]
+    assert np.array_equal(crop, full[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]])
+
+
+def test_extreme_panorama_keeps_a_one_pixel_input_side() -> None:
+    from samdesk.sam.transforms import ResizeLongestSide
+
+    assert ResizeLongestSide.get_preprocess_shape(1, 2500, 1024) == (1, 1024)
+    assert ResizeLongestSide.get_preprocess_shape(1200, 1800, 1024) == (683, 1024)
+    low = torch.zeros(1, 1, 256, 256)
+    low[..., :4, :] = 5.0
+    got = masks_from_low_res(low, (1, 1024), (1, 2500))
+    assert np.array_equal(got, (upscale_logits(low, (1, 1024), (1, 2500)) > 0).numpy())
