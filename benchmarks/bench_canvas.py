@@ -133,12 +133,36 @@ def run(size: tuple[int, int], checkpoint: Path, samples: int, folder: Path) -> 
             ui_ms.append((end - delivered[0]) * 1000)
         else:
             missed += 1
+    brush = _brush_moves(app, window, samples)
     print(f"{width}x{height}  (embedding ready after {encode_s:.1f} s, {missed} empty masks)")
     print(f"  live preview (move → painted): {_stats(hover)}")
     print(f"  first click  (press → painted): {_stats(clicks)}")
     print(f"  decoder alone (session thread):  {_stats(decode_ms)}")
     print(f"  result on GUI thread → painted:  {_stats(ui_ms)}")
+    print(f"  brush dab on that mask (move → painted): {_stats(brush)}")
     window.close()
+
+
+def _brush_moves(app, window, samples: int) -> list[float]:
+    """Brush strokes over the last click's mask (move with the button down → painted)."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    canvas, annotator = window.canvas, window.annotator
+    window.tool_actions["Brush"].trigger()
+    viewport = canvas.viewport()
+    start = viewport.rect().center()
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    values = []
+    for i in range(samples):
+        before = canvas.draft_item.paint_count
+        t0 = time.perf_counter()
+        QTest.mouseMove(viewport, start + QPoint(3 * (i + 1), 2 * (i + 1)))
+        if _wait(app, lambda b=before: canvas.draft_item.paint_count > b, 10):
+            values.append((time.perf_counter() - t0) * 1000)
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    annotator.discard()
+    return values
 
 
 def paint_figures(size: tuple[int, int] = (8000, 6000), repeats: int = 10) -> None:

@@ -87,6 +87,8 @@ class Annotator(QObject):
         self._needs_decode = False
         self._accept_when_ready = False
         self._stroke: dict[str, Any] | None = None
+        self.stroke_dirty: tuple[int, int, int, int] | None = None
+        """While ``draft_changed`` is emitted for a brush dab painted in place: its rect."""
         engine.decoded.connect(self._on_decoded)
         engine.decode_failed.connect(self._on_decode_failed)
         engine.embedding_ready.connect(self._on_embedding_ready)
@@ -494,7 +496,7 @@ class Annotator(QObject):
             return
         obj = self.selected_object() if self.draft is None else None
         if obj is not None:
-            base = region_crop(obj.region)
+            base = region_crop(obj.region)  # a fresh array: the stroke paints into it
             self._stroke = {"object": obj, "crop": base, "last": (x, y), "value": value}
         else:
             if self.draft is None:
@@ -503,15 +505,18 @@ class Annotator(QObject):
                 self.draft = Draft(self.class_id if self.class_id is not None else 0)
                 self.draft.update(source=ObjectSource.BRUSH)
                 self.hover = None
-            self.draft.step(logits=None)  # an edited mask is no longer SAM's own answer
-            self._stroke = {"object": None, "crop": self.draft.mask, "last": (x, y), "value": value}
+            # The stroke paints into its own copy: the step before it keeps the old mask
+            # (Backspace), and an edited mask is no longer SAM's own answer (no logits).
+            own = MaskCrop(self.draft.mask.mask.copy(), self.draft.mask.offset)
+            self.draft.step(mask=own, logits=None)
+            self._stroke = {"object": None, "crop": own, "last": (x, y), "value": value}
         self.stroke_to(x, y)
 
     def stroke_to(self, x: float, y: float) -> None:
         stroke = self._stroke
         if stroke is None:
             return
-        crop, _changed = paint_segment(
+        crop, changed = paint_segment(
             stroke["crop"],
             stroke["last"],
             (x, y),
@@ -519,10 +524,13 @@ class Annotator(QObject):
             stroke["value"],
             self.image_size(),
         )
+        if crop is stroke["crop"]:
+            self.stroke_dirty = changed  # painted in place: the overlay redoes this rect
         stroke["crop"], stroke["last"] = crop, (x, y)
         if stroke["object"] is None and self.draft is not None:
             self.draft.update(mask=crop)
         self.draft_changed.emit()
+        self.stroke_dirty = None
 
     @property
     def stroke_preview(self) -> tuple[str, MaskCrop] | None:

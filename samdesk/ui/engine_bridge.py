@@ -27,6 +27,19 @@ def _default_cache_dir() -> Path | None:
     return Path(user_cache_dir()) / "embeddings"
 
 
+def _encoder_dtype(precision: str, device: str | None) -> Any:
+    """torch dtype of the image encoder for "bf16"/"fp16" (applied on a GPU only), or None.
+
+    ``load_model`` ignores a reduced precision on the CPU, so asking for it is harmless
+    when the device turns out to be the CPU.
+    """
+    if precision not in ("bf16", "fp16") or device == "cpu":
+        return None
+    import torch
+
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
 class EngineBridge(QObject):
     """Signals:
     embedding_ready(str): the current image's embedding is ready (image key = path string).
@@ -34,6 +47,12 @@ class EngineBridge(QObject):
     error(str): a message for the user (model failed to load, image failed to encode).
     decoded(object): a ``DecodeResult`` for the current image (superseded ones are dropped).
     decode_failed(str): a prompt could not be answered (clears any "waiting" state).
+    availability_changed(bool): the model turned out unusable (False): SAM tools go off.
+
+    Args: ``checkpoint`` (None: no model), ``cache_dir`` of the embedding disk cache
+    (default: the user cache dir), ``prefetch_count``, ``device`` ("cpu", "cuda", ... or
+    None for the best), ``memory_limit_bytes`` of the embedding memory cache, ``precision``
+    of the image encoder on a GPU ("fp32", "bf16", "fp16").
     """
 
     embedding_ready = Signal(str)
@@ -41,6 +60,7 @@ class EngineBridge(QObject):
     error = Signal(str)
     decoded = Signal(object)
     decode_failed = Signal(str)
+    availability_changed = Signal(bool)
 
     def __init__(
         self,
@@ -50,6 +70,8 @@ class EngineBridge(QObject):
         cache_dir: str | os.PathLike[str] | None = None,
         prefetch_count: int = 3,
         device: str | None = None,
+        memory_limit_bytes: int | None = None,
+        precision: str = "fp32",
     ) -> None:
         super().__init__(parent)
         self.checkpoint = str(checkpoint) if checkpoint else None
@@ -60,17 +82,23 @@ class EngineBridge(QObject):
         self._current: str | None = None
         self._request = 0
         self._embedding: Any = None
+        self._model_failed = False
         self.status = "No model" if checkpoint is None else "Loading model…"
         self.last_encode_seconds: float | None = None
         if self.checkpoint is None:
             return
         from samdesk.engine import DecodeSession, EncoderService
 
+        extra: dict[str, Any] = {}
+        if memory_limit_bytes is not None:
+            extra["memory_limit_bytes"] = int(memory_limit_bytes)
         self._service = EncoderService.from_checkpoint(
             self.checkpoint,
             device=device,
+            encoder_dtype=_encoder_dtype(precision, device),
             cache_dir=cache_dir if cache_dir is not None else _default_cache_dir(),
             prefetch_count=prefetch_count,
+            **extra,
             on_ready=self._calls.wrap(self._on_ready),
             on_error=self._calls.wrap(self._on_error),
             on_status=self._calls.wrap(self._on_status),
@@ -82,8 +110,8 @@ class EngineBridge(QObject):
     # ----- state ---------------------------------------------------------------------------
     @property
     def available(self) -> bool:
-        """Whether a model was given (SAM tools can be enabled)."""
-        return self._service is not None
+        """Whether a model was given and has not failed to load (SAM tools can be on)."""
+        return self._service is not None and not self._model_failed
 
     @property
     def current_key(self) -> str | None:
@@ -154,13 +182,21 @@ class EngineBridge(QObject):
         self._use(ready.embedding)
 
     def _on_error(self, error: Any) -> None:
+        if self._model_failed:
+            return  # every image fails for the one reason already reported
         if error.image_key is not None and error.image_key != self._current and error.fatal:
             return  # a prefetch failed: the user will hear about it when they get there
+        if error.image_key is None and error.fatal and not self._model_failed:
+            self._model_failed = True  # the checkpoint cannot be used: manual tools only
+            self._set_status("Error: no model")
+            self.error.emit(error.message)
+            self.availability_changed.emit(False)
+            return
         self._set_status("Error" if error.fatal else self.status)
         self.error.emit(error.message)
 
     def _on_status(self, status: Any) -> None:
-        if self._service is None:
+        if self._service is None or self._model_failed:
             return
         state = status.state
         if state == "loading_model":

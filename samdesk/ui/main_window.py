@@ -128,6 +128,14 @@ class MainWindow(QMainWindow):
         self._action(tools, "Smaller Brush", lambda: self.annotator.resize_brush(0.8), "[")
         self._class_menu = bar.addMenu("&Class")
 
+    def _on_model_availability(self, available: bool) -> None:
+        for tool in self.tools.values():
+            if tool.needs_sam:
+                self.tool_actions[tool.name].setEnabled(available)
+        if not available and self.canvas.tool is not None and self.canvas.tool.needs_sam:
+            self._use_tool(self.tools["Polygon"])
+        self.canvas.set_tool_waiting(self.annotator.waiting)
+
     def _use_tool(self, tool: Tool) -> None:
         self.canvas.set_tool(tool)
         self.tool_actions[tool.name].setChecked(True)
@@ -219,6 +227,7 @@ class MainWindow(QMainWindow):
         a.undo_group.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
         self.canvas.accept_requested.connect(a.accept)
         e.status_changed.connect(self._model_label.setText)
+        e.availability_changed.connect(self._on_model_availability)
         e.error.connect(self.report_error)
         default = "SAM Points" if e.available else "Polygon"
         self._use_tool(self.tools[default])

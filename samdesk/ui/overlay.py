@@ -10,16 +10,33 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from samdesk.ui.qt_convert import mask_to_qimage
 from samdesk.ui.tools.masks import MaskCrop
 
 POSITIVE = QColor("#30d050")
 NEGATIVE = QColor("#ff3040")
 MARKER_PX = 7.0  # half-size of a point marker on screen
+
+
+_FORMAT = QImage.Format.Format_ARGB32_Premultiplied
+
+
+def _argb(mask: np.ndarray, color: QColor, alpha: int) -> tuple[np.ndarray, int]:
+    """H×W bool → (H×W uint32 premultiplied ARGB buffer, the value of a set pixel)."""
+    a = alpha / 255.0
+    value = (
+        (alpha << 24)
+        | (round(color.red() * a) << 16)
+        | (round(color.green() * a) << 8)
+        | round(color.blue() * a)
+    )
+    argb = np.zeros(mask.shape, dtype=np.uint32)
+    argb[mask] = value
+    return argb, value
 
 
 class MaskOverlayItem(QGraphicsItem):
@@ -28,6 +45,8 @@ class MaskOverlayItem(QGraphicsItem):
     def __init__(self, z: float) -> None:
         super().__init__()
         self._image = QImage()
+        self._argb: np.ndarray | None = None
+        self._value = 0
         self._crop: MaskCrop | None = None
         self._color = QColor("#ffffff")
         self._alpha = 120
@@ -40,7 +59,7 @@ class MaskOverlayItem(QGraphicsItem):
         if crop is None or crop.mask.size == 0:
             if self._crop is not None:
                 self.prepareGeometryChange()
-                self._crop, self._image = None, QImage()
+                self._crop, self._image, self._argb = None, QImage(), None
             self.setVisible(False)
             return
         if crop is self._crop and color == self._color and alpha == self._alpha:
@@ -48,10 +67,30 @@ class MaskOverlayItem(QGraphicsItem):
             return
         self.prepareGeometryChange()
         self._crop, self._color, self._alpha = crop, QColor(color), alpha
-        self._image = mask_to_qimage(crop.mask, color, alpha)
+        self._argb, self._value = _argb(crop.mask, color, alpha)
+        h, w = crop.mask.shape
+        # The QImage shares the numpy buffer (kept in self._argb), so a brush dab can
+        # re-render just its rectangle (``patch``) instead of the whole crop.
+        self._image = QImage(self._argb.data, w, h, self._argb.strides[0], _FORMAT)
         self.setPos(QPointF(*crop.offset))
         self.setVisible(True)
         self.update()
+
+    def patch(self, crop: MaskCrop, rect: tuple[int, int, int, int]) -> bool:
+        """Re-render ``rect`` (image pixels) of the crop already shown, painted in place.
+
+        False when ``crop`` is not the one shown (the caller then uses ``set_mask``).
+        """
+        if crop is not self._crop or self._argb is None:
+            return False
+        x0, y0, x1, y1 = rect
+        if x0 >= x1 or y0 >= y1:
+            return True
+        ox, oy = crop.offset
+        window = crop.mask[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
+        self._argb[y0 - oy : y1 - oy, x0 - ox : x1 - ox] = np.where(window, self._value, 0)
+        self.update(QRectF(x0 - ox, y0 - oy, x1 - x0, y1 - y0))
+        return True
 
     @property
     def crop(self) -> MaskCrop | None:
@@ -214,10 +253,15 @@ def show_work(canvas, annotator) -> None:
         obj = annotator.selected_object()
         color = QColor(annotator.class_color(obj.class_id if obj else None))
         canvas.set_object_shown(object_id, False)
-        canvas.draft_item.set_mask(crop, color, DRAFT_ALPHA)
+        dirty = annotator.stroke_dirty
+        if dirty is None or not canvas.draft_item.patch(crop, dirty):
+            canvas.draft_item.set_mask(crop, color, DRAFT_ALPHA)
     elif draft is not None:
         color = QColor(annotator.class_color(draft.class_id))
-        canvas.draft_item.set_mask(draft.mask if not draft.polygon else None, color, DRAFT_ALPHA)
+        dirty = annotator.stroke_dirty
+        if dirty is None or not canvas.draft_item.patch(draft.mask, dirty):
+            crop = draft.mask if not draft.polygon else None
+            canvas.draft_item.set_mask(crop, color, DRAFT_ALPHA)
         if draft.target_id is not None:
             canvas.set_object_shown(draft.target_id, False)
     else:

@@ -196,3 +196,17 @@ def test_accepted_mask_matches_region(qtbot, window):
 
     expected = mask_to_region(crop.mask, tolerance=TOLERANCE, min_area=MIN_AREA, offset=crop.offset)
     assert region == expected and not region.is_empty
+
+
+def test_unusable_checkpoint_leaves_manual_tools(qtbot, project, tmp_path):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint")
+    window = _open_window(qtbot, project, bad)
+    try:
+        qtbot.waitUntil(lambda: not window.engine.available, timeout=WAIT_MS)
+        assert not window.tool_actions["SAM Points"].isEnabled()
+        assert window.canvas.tool.name == "Polygon"
+        assert "model" in window.engine.status.lower()
+        assert "Cannot load the model" in window.log_view.toPlainText()
+    finally:
+        _close(window)

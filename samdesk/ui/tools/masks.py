@@ -63,6 +63,11 @@ def empty_crop() -> MaskCrop:
     return MaskCrop(np.zeros((0, 0), bool), (0, 0))
 
 
+GROW_MARGIN = 64
+"""Pixels added around a crop that must grow under the brush, so the next dabs of the
+same stroke land inside it (painted in place) instead of reallocating on every move."""
+
+
 def paint_segment(
     crop: MaskCrop,
     start: tuple[float, float],
@@ -71,11 +76,12 @@ def paint_segment(
     value: bool,
     image_size: tuple[int, int],
 ) -> tuple[MaskCrop, tuple[int, int, int, int]]:
-    """Paint a round brush swept from ``start`` to ``end`` (image coordinates).
+    """Paint a round brush swept from ``start`` to ``end`` (image coordinates) IN PLACE.
 
-    ``image_size`` is (width, height) (painting is clipped to the image). Returns the new
-    crop (grown when painting outside it) and the changed rectangle (x0, y0, x1, y1).
-    The crop passed in is not modified, so a stroke can keep its starting state.
+    ``crop.mask`` is modified when the dab fits inside it (the caller owns a private copy
+    for the stroke); otherwise a grown copy (with ``GROW_MARGIN``) is painted and returned.
+    ``image_size`` is (width, height): painting is clipped to the image. Returns the crop
+    and the changed rectangle (x0, y0, x1, y1), empty (0, 0, 0, 0) when nothing changed.
     """
     width, height = image_size
     (ax, ay), (bx, by) = start, end
@@ -85,14 +91,20 @@ def paint_segment(
     y1 = min(height, int(np.ceil(max(ay, by) + radius)) + 1)
     if x0 >= x1 or y0 >= y1:
         return crop, (0, 0, 0, 0)
-    grown = crop.expanded(x0, y0, x1, y1) if value else MaskCrop(crop.mask.copy(), crop.offset)
-    gx0, gy0 = grown.offset
-    # Clip the dab to the crop (erasing never grows the crop).
+    cx0, cy0, cx1, cy1 = crop.bbox
+    fits = crop.mask.size and cx0 <= x0 and cy0 <= y0 and x1 <= cx1 and y1 <= cy1
+    if value and not fits:
+        m = GROW_MARGIN
+        crop = crop.expanded(
+            max(0, x0 - m), max(0, y0 - m), min(width, x1 + m), min(height, y1 + m)
+        )
+    gx0, gy0 = crop.offset
+    # Clip the dab to the crop (erasing never grows it).
     px0, py0 = max(x0, gx0), max(y0, gy0)
-    px1 = min(x1, gx0 + grown.mask.shape[1])
-    py1 = min(y1, gy0 + grown.mask.shape[0])
+    px1 = min(x1, gx0 + crop.mask.shape[1])
+    py1 = min(y1, gy0 + crop.mask.shape[0])
     if px0 >= px1 or py0 >= py1:
-        return grown, (0, 0, 0, 0)
+        return crop, (0, 0, 0, 0)
     ys, xs = np.mgrid[py0:py1, px0:px1]
     cx, cy = xs + 0.5, ys + 0.5  # pixel centres
     dx, dy = bx - ax, by - ay
@@ -100,10 +112,9 @@ def paint_segment(
     t = np.zeros_like(cx) if length2 == 0 else ((cx - ax) * dx + (cy - ay) * dy) / length2
     t = np.clip(t, 0.0, 1.0)
     dist2 = (cx - (ax + t * dx)) ** 2 + (cy - (ay + t * dy)) ** 2
-    inside = dist2 <= radius * radius
-    window = grown.mask[py0 - gy0 : py1 - gy0, px0 - gx0 : px1 - gx0]
-    window[inside] = value
-    return grown, (px0, py0, px1, py1)
+    window = crop.mask[py0 - gy0 : py1 - gy0, px0 - gx0 : px1 - gx0]
+    window[dist2 <= radius * radius] = value
+    return crop, (px0, py0, px1, py1)
 
 
 def region_crop(region: Region, margin: int = 0) -> MaskCrop:
