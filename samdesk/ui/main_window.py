@@ -167,7 +167,7 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         self._action(file_menu, "&Open Project…", self._ask_open, QKeySequence.StandardKey.Open)
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
         self._build_edit_menu(bar)
         view = bar.addMenu("&View")
         self._action(view, "&Fit to Window", self.canvas.fit_to_window, "F")

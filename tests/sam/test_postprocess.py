@@ -17,6 +17,13 @@ from samdesk.sam.postprocess import best_mask_crop, masks_from_low_res, upscale_
 NOISE = 1e-5
 
 
+@pytest.fixture(autouse=True)
+def _fast_path_at_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small frames normally take the reference chain (cheaper there); the exactness tests
+    must exercise the fast path at every size, so the limit is lifted for them."""
+    monkeypatch.setattr(postprocess, "_SMALL_FRAME", 0)
+
+
 def input_size_for(original: tuple[int, int]) -> tuple[int, int]:
     """segment-anything's ResizeLongestSide.get_preprocess_shape for a 1024 encoder (with our
     clamp to 1 pixel for extreme panoramas, where the official one gives 0 and fails)."""
@@ -365,3 +372,21 @@ def test_extreme_panorama_keeps_a_one_pixel_input_side() -> None:
     low[..., :4, :] = 5.0
     got = masks_from_low_res(low, (1, 1024), (1, 2500))
     assert np.array_equal(got, (upscale_logits(low, (1, 1024), (1, 2500)) > 0).numpy())
+
+
+def test_small_frames_take_the_reference_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(postprocess, "_SMALL_FRAME", 1 << 20)
+    calls: list[tuple[int, int]] = []
+    original = postprocess._reference_masks
+
+    def counting(x, input_size, original_size, threshold):
+        calls.append(tuple(original_size))
+        return original(x, input_size, original_size, threshold)
+
+    monkeypatch.setattr(postprocess, "_reference_masks", counting)
+    yy, xx = np.mgrid[0:256, 0:256] / 256.0
+    blob = (8 * np.exp(-((xx - 0.5) ** 2 + (yy - 0.4) ** 2) / 0.02) - 2).astype(np.float32)
+    low = torch.from_numpy(np.stack([blob] * 3))[None]
+    masks_from_low_res(low, (768, 1024), (768, 1024))
+    masks_from_low_res(low, (768, 1024), (1500, 2000))
+    assert calls == [(768, 1024)], "only the small frame takes the reference chain"
