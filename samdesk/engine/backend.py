@@ -93,19 +93,22 @@ class EncoderBackend(Protocol):
         ...
 
 
-def default_read_image(path: str | os.PathLike[str]) -> npt.NDArray[np.uint8]:
+def default_read_image(
+    path: str | os.PathLike[str], *, allow_large: bool = False
+) -> npt.NDArray[np.uint8]:
     """HxWx3 uint8 RGB, upright (EXIF orientation applied).
 
     Uses ``samdesk.core.images.read_image`` (which raises ImageReadError /
-    ImageTooLargeError with user-readable messages); falls back to Pillow while that
-    module is not part of the build.
+    ImageTooLargeError with user-readable messages; ``allow_large`` lifts the pixel limit
+    for a file the user trusts); falls back to Pillow while that module is not part of
+    the build.
     """
     try:
         from samdesk.core.images import read_image
     except ImportError:
         read_image = None
     if read_image is not None:
-        return read_image(path)
+        return read_image(path, allow_large=allow_large)
     from PIL import Image, ImageOps
 
     with Image.open(path) as im:

@@ -24,6 +24,7 @@ UI's Qt bridge re-emits them as signals delivered on the GUI thread. They must n
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -92,6 +93,8 @@ class EncoderService:
         on_error: ``EncodeError`` for a failed image, a failed model load, or a notice.
         on_status: ``ServiceStatus`` on every change of what the worker is doing.
         read_image: path → HxWx3 uint8 RGB upright (default: ``samdesk.core.images``).
+            For images allowed with :meth:`allow_large` it is called with
+            ``allow_large=True``, so a custom reader used with that must accept the keyword.
 
     Image keys are file paths as strings (``set_images``/``set_current`` accept paths).
     """
@@ -124,6 +127,7 @@ class EncoderService:
         self._current_id = 0
         self._last_id = 0
         self._failed: set[str] = set()
+        self._large: set[str] = set()
         self._closed = False
         self._item_bytes = _EMBEDDING_BYTES
         self._model_key: str | None = None
@@ -173,6 +177,33 @@ class EncoderService:
             embedding = self.memory.get(key)
             self._wake_locked()
             return Ticket(self._current_id, key, embedding)
+
+    def allow_large(self, path: str | os.PathLike[str]) -> None:
+        """Read ``path`` even above the decompression-bomb pixel limit (the user trusts it).
+
+        A failure of that image (it was too large) is forgotten, so it is tried again.
+        """
+        key = str(path)
+        with self._cond:
+            self._large.add(key)
+            self._failed.discard(key)
+            self._wake_locked()
+
+    def set_cache_dir(self, cache_dir: str | os.PathLike[str] | None) -> None:
+        """Use another disk cache folder from the next image on (None: memory only).
+
+        Entries are keyed by image content and model, so nothing in memory is invalid;
+        an encode already running still saves into the previous folder, which is harmless.
+        """
+        disk = DiskCache(cache_dir) if cache_dir is not None else None
+        with self._cond:
+            self.disk = disk
+
+    @property
+    def cache_dir(self) -> Path | None:
+        """The disk cache folder in use (None: memory only)."""
+        disk = self.disk
+        return disk.directory if disk is not None else None
 
     def clear_current(self) -> None:
         """No image on screen (project closed): stops all encoding work."""
@@ -340,6 +371,12 @@ class EncoderService:
             self._emit_error(EncodeError(job.request_id, key, message, fatal=False))
             self._emit_status(ServiceStatus(state, key, job.pending, message))
 
+        with self._cond:
+            disk = self.disk
+            large = key in self._large
+        read_image = (
+            functools.partial(self._read_image, allow_large=True) if large else self._read_image
+        )
         try:
             if self._model_error is not None:
                 raise ModelUnavailable(self._model_error)
@@ -348,8 +385,8 @@ class EncoderService:
                 key,
                 backend=self._backend,
                 model_key=self._model_key or "",
-                disk=self.disk,
-                read_image=self._read_image,
+                disk=disk,
+                read_image=read_image,
                 check_cancel=check_cancel,
                 on_notice=notice,
             )

@@ -162,6 +162,17 @@ class Annotator(QObject):
             self._needs_decode = False
             self._decode_draft("click")
 
+    def forget_engine_work(self) -> bool:
+        """The model was swapped: drop requests in flight, the preview and a draft built on
+        SAM's answers (its low-res logits are the old model's). True: a draft was dropped."""
+        draft = self.draft
+        lost = draft is not None and (draft.has_prompt or draft.state.logits is not None)
+        self.draft = None if lost else draft
+        self.hover = self._pending = self._hover_next = None
+        self._needs_decode = self._accept_when_ready = False
+        self.draft_changed.emit()  # the waiting state follows the bridge's availability_changed
+        return lost
+
     # ----- classes and selection -------------------------------------------------------------
     def set_class(self, class_id: int | None) -> None:
         """Make ``class_id`` current; it also applies to the draft and the selected object."""

@@ -2,15 +2,22 @@
 
 Created on the GUI thread. The engine calls back on its worker threads; a
 ``CallbackBridge`` re-delivers those calls on the GUI thread, where they are checked against
-what is current (image, request) and re-emitted as signals. Without a checkpoint the bridge
-exists but is unavailable: the SAM tools are disabled and manual tools keep working.
+what is current (engine generation, image, request) and re-emitted as signals. Without a
+checkpoint the bridge exists but is unavailable: the SAM tools are disabled and manual
+tools keep working.
+
+The bridge outlives its engines: ``reconfigure`` swaps in a new service and decode session
+(another checkpoint, device, precision…) while the window's connections stay. The old
+engine is told to stop without waiting for it (an encode in progress runs to its end on its
+own thread); everything it still reports carries an old generation and is dropped, and
+``shutdown`` joins it.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +45,15 @@ def _encoder_dtype(precision: str, device: str | None) -> Any:
     import torch
 
     return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+_DEFAULT_OPTIONS: dict[str, Any] = {
+    "cache_dir": None,
+    "prefetch_count": 3,
+    "device": None,
+    "memory_limit_bytes": None,
+    "precision": "fp32",
+}
 
 
 class EngineBridge(QObject):
@@ -74,44 +90,89 @@ class EngineBridge(QObject):
         precision: str = "fp32",
     ) -> None:
         super().__init__(parent)
-        self.checkpoint = str(checkpoint) if checkpoint else None
         self._calls = CallbackBridge(self)
         self._futures = FutureBridge(self)
         self._service: Any = None
         self._session: Any = None
+        self._retired: list[tuple[Any, Any]] = []  # stopped engines, maybe still running
+        self._generation = 0
+        self._images: list[str] = []
+        self._large: set[str] = set()
         self._current: str | None = None
         self._request = 0
         self._embedding: Any = None
         self._model_failed = False
-        self.status = "No model" if checkpoint is None else "Loading model…"
         self.last_encode_seconds: float | None = None
+        self.checkpoint: str | None = None
+        self.options: dict[str, Any] = {}
+        self.status = ""
+        self._start(
+            checkpoint,
+            {
+                "cache_dir": cache_dir,
+                "prefetch_count": prefetch_count,
+                "device": device,
+                "memory_limit_bytes": memory_limit_bytes,
+                "precision": precision,
+            },
+        )
+
+    def _start(self, checkpoint: str | os.PathLike[str] | None, options: dict[str, Any]) -> None:
+        """Build the service and decode session of a new generation (None: no model)."""
+        self._generation += 1
+        self.checkpoint = str(checkpoint) if checkpoint else None
+        self.options = dict(options)
+        self._model_failed = False
+        self._embedding = None
+        self.last_encode_seconds = None
+        self._set_status("No model" if self.checkpoint is None else "Loading model…")
         if self.checkpoint is None:
             return
         from samdesk.engine import DecodeSession, EncoderService
 
         extra: dict[str, Any] = {}
-        if memory_limit_bytes is not None:
-            extra["memory_limit_bytes"] = int(memory_limit_bytes)
+        if options["memory_limit_bytes"] is not None:
+            extra["memory_limit_bytes"] = int(options["memory_limit_bytes"])
+        cache_dir = options["cache_dir"]
         self._service = EncoderService.from_checkpoint(
             self.checkpoint,
-            device=device,
-            encoder_dtype=_encoder_dtype(precision, device),
+            device=options["device"],
+            encoder_dtype=_encoder_dtype(options["precision"], options["device"]),
             cache_dir=cache_dir if cache_dir is not None else _default_cache_dir(),
-            prefetch_count=prefetch_count,
+            prefetch_count=options["prefetch_count"],
             **extra,
-            on_ready=self._calls.wrap(self._on_ready),
-            on_error=self._calls.wrap(self._on_error),
-            on_status=self._calls.wrap(self._on_status),
+            on_ready=self._this_generation(self._on_ready),
+            on_error=self._this_generation(self._on_error),
+            on_status=self._this_generation(self._on_status),
         )
+        for key in self._large:
+            self._service.allow_large(key)
         # The decoder is built on the session's own thread (it waits for the model there),
         # so the GUI thread never blocks on the model load.
         self._session = DecodeSession(self._service.new_decoder)
+
+    def _this_generation(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        """``fn`` for the engine being started, called on the GUI thread; once a newer
+        engine has replaced it, its late reports (an embedding of the old model, "closed")
+        are dropped."""
+        generation = self._generation
+
+        def call(value: Any) -> None:
+            if generation == self._generation:
+                fn(value)
+
+        return self._calls.wrap(call)
 
     # ----- state ---------------------------------------------------------------------------
     @property
     def available(self) -> bool:
         """Whether a model was given and has not failed to load (SAM tools can be on)."""
         return self._service is not None and not self._model_failed
+
+    @property
+    def model_key(self) -> str | None:
+        """Fingerprint of the model in use once its worker has read it (None: none yet)."""
+        return self._service.model_key if self._service is not None else None
 
     @property
     def current_key(self) -> str | None:
@@ -124,8 +185,53 @@ class EngineBridge(QObject):
     # ----- the window's calls ------------------------------------------------------------
     def set_images(self, paths: Sequence[str | os.PathLike[str]]) -> None:
         """The project's images in the user's order (what prefetching means by "next")."""
+        self._images = [str(p) for p in paths]
         if self._service is not None:
-            self._service.set_images([str(p) for p in paths])
+            self._service.set_images(self._images)
+
+    def allow_large(self, path: str | os.PathLike[str]) -> None:
+        """Encode ``path`` even above the decompression-bomb pixel limit (the user said so).
+
+        Remembered for this session, also by engines started later by ``reconfigure``.
+        """
+        self._large.add(str(path))
+        if self._service is not None:
+            self._service.allow_large(path)
+
+    def set_cache_dir(self, cache_dir: str | os.PathLike[str] | None) -> None:
+        """Use another embedding disk cache folder (a project's) without restarting."""
+        self.options["cache_dir"] = cache_dir
+        if self._service is not None:
+            self._service.set_cache_dir(
+                cache_dir if cache_dir is not None else _default_cache_dir()
+            )
+
+    def reconfigure(self, checkpoint: str | os.PathLike[str] | None, **options: Any) -> bool:
+        """Use another checkpoint or other options (``__init__``'s keywords) from now on.
+
+        The running engine is stopped without waiting (``shutdown`` joins it); the new one
+        starts loading and is handed the image order and the current image, so encoding
+        starts at once. Options not given keep their defaults. Returns False (nothing
+        done) when nothing changed; a change of ``cache_dir`` alone is applied in place.
+        """
+        unknown = set(options) - set(_DEFAULT_OPTIONS)
+        if unknown:
+            raise TypeError(f"unknown engine options: {sorted(unknown)}")
+        wanted = {**_DEFAULT_OPTIONS, **options}
+        checkpoint = str(checkpoint) if checkpoint else None
+        if checkpoint == self.checkpoint:
+            if wanted == self.options:
+                return False
+            if {**wanted, "cache_dir": None} == {**self.options, "cache_dir": None}:
+                self.set_cache_dir(wanted["cache_dir"])
+                return False
+        self._retire()
+        self._start(checkpoint, wanted)
+        if self._service is not None:
+            self._service.set_images(self._images)
+        self.set_current(self._current)
+        self.availability_changed.emit(self.available)
+        return True
 
     def set_current(self, path: str | os.PathLike[str] | None) -> None:
         """The image on screen (None: none). ``embedding_ready`` follows when it is ready."""
@@ -151,22 +257,46 @@ class EngineBridge(QObject):
         if self._session is None or not self.is_ready():
             return False
         future = self._session.submit(prompt)
-        key = self._current
+        key, generation = self._current, self._generation
         self._futures.watch(
             future,
-            lambda result: self._on_decoded(key, result),
-            lambda exc: self._on_decode_error(key, exc),
+            lambda result: self._on_decoded(generation, key, result),
+            lambda exc: self._on_decode_error(generation, key, exc),
         )
         return True
 
     def shutdown(self) -> None:
-        """Stop the decode and encode workers (pending work is dropped); joins threads."""
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        """Stop the decode and encode workers (pending work is dropped); joins threads.
+
+        Also joins engines retired by ``reconfigure`` that were still finishing an encode.
+        """
+        self._retire()
+        for service, session in self._retired:
+            session.close()
+            service.close()
+        self._retired.clear()
+
+    def retired_running(self) -> int:
+        """How many replaced engines are still finishing their work (forgets ended ones)."""
+        # close(0) asks again (harmless) and reports whether the worker has ended.
+        self._retired = [
+            (service, session)
+            for service, session in self._retired
+            if not (session.close(0) & service.close(0))  # both asked, no short circuit
+        ]
+        return len(self._retired)
+
+    def _retire(self) -> None:
+        """Tell the current engine to stop, without waiting for an encode in progress."""
+        self._generation += 1  # whatever the old engine still reports is dropped
+        self._embedding = None
         if self._service is not None:
-            self._service.close()
-            self._service = None
+            self._session.close(0)
+            self._service.close(0)
+            self._service.memory.clear()  # its embeddings are of no use to the next model
+            self._retired.append((self._service, self._session))
+        self._service = self._session = None
+        self.retired_running()
 
     # ----- engine callbacks (GUI thread via the CallbackBridge) ----------------------------
     def _use(self, embedding: Any) -> None:
@@ -219,13 +349,13 @@ class EngineBridge(QObject):
             self.status = text
             self.status_changed.emit(text)
 
-    def _on_decoded(self, key: str | None, result: Any) -> None:
-        if key != self._current:
+    def _on_decoded(self, generation: int, key: str | None, result: Any) -> None:
+        if generation != self._generation or key != self._current:
             return
         self.decoded.emit(result)
 
-    def _on_decode_error(self, key: str | None, exc: BaseException) -> None:
-        if key != self._current:
+    def _on_decode_error(self, generation: int, key: str | None, exc: BaseException) -> None:
+        if generation != self._generation or key != self._current:
             return
         self.decode_failed.emit(str(exc) or type(exc).__name__)
 

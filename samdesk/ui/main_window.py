@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -47,6 +48,7 @@ class MainWindow(QMainWindow):
         }
         self.tool_actions: dict[str, QAction] = {}
         self.setCentralWidget(self.canvas)
+        self._canvas_note = self._note_on(self.canvas.viewport())
         self.image_list = ImageListPanel(self)
         self.log_view = QPlainTextEdit(readOnly=True)
         self.log_view.setMaximumBlockCount(2000)
@@ -75,6 +77,16 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
+
+    @staticmethod
+    def _note_on(viewport: QWidget) -> QLabel:
+        """A centred message over the canvas (why an image is not shown); hidden at first."""
+        note = QLabel(viewport, wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
+        note.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        note.setMargin(24)
+        QVBoxLayout(viewport).addWidget(note)
+        note.hide()
+        return note
 
     def _action(
         self, menu, text: str, slot, shortcut: QKeySequence | str | list | None = None
@@ -210,6 +222,7 @@ class MainWindow(QMainWindow):
         c.image_shown.connect(self._on_image_shown)
         c.image_failed.connect(self._on_image_failed)
         c.error.connect(self.report_error)
+        c.large_image_allowed.connect(self.engine.allow_large)
         self.image_list.image_activated.connect(c.show_image)
         self.canvas.cursor_moved.connect(
             lambda x, y: self._cursor_label.setText(f"x {x:.0f}  y {y:.0f}")
@@ -233,6 +246,25 @@ class MainWindow(QMainWindow):
         self._use_tool(self.tools[default])
 
     # ----- actions -----------------------------------------------------------------------
+    def set_engine_options(self, checkpoint: str | None, **options: object) -> bool:
+        """Use another model (None: none) or other engine options now, without a restart.
+
+        ``options`` are ``EngineBridge``'s keywords. The bridge swaps its engine and keeps
+        its connections; the object being built with SAM is discarded (its low-res logits
+        belong to the old model). False when nothing changed.
+        """
+        if not self.engine.reconfigure(checkpoint, **options):
+            return False
+        self.checkpoint = self.engine.checkpoint
+        if self.checkpoint is None:
+            text = "No model: the SAM tools are off; polygon and brush work"
+        else:
+            text = f"Loading {Path(self.checkpoint).name}"
+        if self.annotator.forget_engine_work():
+            text += " — the object being built was discarded (it was made with the old model)"
+        self.statusBar().showMessage(text, 10_000)
+        return True
+
     def open_path(self, path: Path) -> bool:
         return self.controller.open(Path(path))
 
@@ -272,6 +304,8 @@ class MainWindow(QMainWindow):
         store = self.controller.store
         self.annotator.set_project(store)
         self._rebuild_class_menu()
+        # "Cache place: project" could not apply before a project was open.
+        self.engine.set_cache_dir(user_settings.model_settings().cache_dir(store.root))
         self.engine.set_images([image_key(store, record) for record in images])
         counts = [store.object_count(i) for i in range(len(images))]
         self.image_list.model.set_images(images, counts)
@@ -280,6 +314,7 @@ class MainWindow(QMainWindow):
             self.controller.show_image(0)
 
     def _on_image_shown(self, row: int, image, record) -> None:
+        self._canvas_note.hide()
         self.canvas.set_image(image)
         self.canvas.set_objects(record.objects, self.controller.store.project.classes)
         self.engine.set_current(image_key(self.controller.store, record))
@@ -288,6 +323,8 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _on_image_failed(self, row: int, message: str) -> None:
+        self._canvas_note.setText(message)
+        self._canvas_note.show()
         self.canvas.set_image(None)
         self.engine.set_current(None)
         self.annotator.set_image(None, None)

@@ -4,7 +4,7 @@ One download at a time runs on a background thread (``samdesk.models.download.do
 its progress reaches the progress bar through a ``CallbackBridge``, Cancel sets the
 downloader's cancel event (the ``.part`` file is kept, so Download resumes it), and a
 checksum mismatch (the downloader deletes the file) is shown as the downloader words it.
-"Use this model" makes the checkpoint the one the engine starts with.
+"Use this model" makes the checkpoint the one the engine uses (the window switches at once).
 """
 
 from __future__ import annotations

@@ -3,12 +3,13 @@
 Choosing a checkpoint loads it on a background thread (``samdesk.sam.load_model`` on the
 CPU) to show what it is ("SAM ViT-B (768-d, …)") or, for a file that is no SAM model, the
 loader's readable message; the dialog never blocks while a 2.5 GB file is read. ``accept``
-stores everything in QSettings (``samdesk.ui.settings``); the engine reads it when it
-starts.
+stores everything in QSettings (``samdesk.ui.settings``); the window applies it at once
+(``MainWindow.set_engine_options``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,10 +51,14 @@ class ModelSettingsDialog(QDialog):
 
     detected = Signal(str, bool)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, in_use: str | None = None) -> None:
+        """``in_use``: the checkpoint the window runs (``--checkpoint`` may differ from the
+        saved one); shown instead of the saved one so that OK does not swap it silently."""
         super().__init__(parent)
         self.setWindowTitle("Model Settings")
         current = user_settings.model_settings()
+        if in_use:
+            current = dataclasses.replace(current, checkpoint=in_use)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samdesk-inspect")
         self._bridge = FutureBridge(self)
         self._ids = itertools.count(1)
@@ -101,7 +106,7 @@ class ModelSettingsDialog(QDialog):
         form.addRow("Prefetch images:", self.prefetch)
         form.addRow("Memory cache:", self.cache_size)
         form.addRow("Disk cache in:", self.cache_place)
-        form.addRow(QLabel("Changes apply when the model is next started."))
+        form.addRow(QLabel("Changes apply at once: a new model is loaded in the background."))
         form.addRow(buttons)
         self.device.currentIndexChanged.connect(self._update_precision)
         self.checkpoint_edit.editingFinished.connect(self.inspect)

@@ -3,42 +3,76 @@
 Owns the ``ProjectStore`` and the current image. Image files are decoded on a background
 thread (a 48 MP JPEG takes most of a second); each request gets an id and only the newest
 one is shown, so paging quickly through images never shows a stale picture.
+
+An image above Pillow's decompression-bomb limit (a 20,000×20,000 aerial tile) is opened
+only when the user says so: ``ask_large`` asks once per image and session, and "Open
+anyway" reads it again with ``allow_large`` (``large_image_allowed`` tells the engine).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from samdesk.core.document import ImageRecord
 from samdesk.ui.bridge import FutureBridge
 from samdesk.ui.qt_convert import rgb_to_qimage
 
 
-def _load(path: Path) -> tuple[np.ndarray, QImage]:
+def _load(path: Path, allow_large: bool) -> tuple[np.ndarray, QImage]:
     from samdesk.core.images import read_image
 
-    rgb = read_image(path)
+    rgb = read_image(path, allow_large=allow_large)
     return rgb, rgb_to_qimage(rgb)
+
+
+def ask_open_large(parent: QWidget | None, path: str, width: int, height: int) -> bool:
+    """Ask whether to open an image above the pixel safety limit; True: "Open anyway"."""
+    pixels = width * height
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Very large image")
+    box.setText(
+        f"{Path(path).name} is {width:,} × {height:,} pixels "
+        f"({pixels / 1e6:,.0f} megapixels), above the safety limit against "
+        "decompression bombs."
+    )
+    # Pixels are held a few times over (decoded, on screen, for the encoder).
+    box.setInformativeText(
+        "Open it if you trust the file. Showing and encoding it needs roughly "
+        f"{pixels * 12 / 2**30:,.1f} GB of memory and takes a while."
+    )
+    open_button = box.addButton("Open anyway", QMessageBox.ButtonRole.AcceptRole)
+    skip = box.addButton("Skip", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(skip)
+    box.exec()
+    return box.clickedButton() is open_button
 
 
 class ProjectController(QObject):
     """Signals:
     project_opened(): a project was opened (``store`` is set).
     image_shown(int, object, object): row, QImage, ImageRecord (objects loaded).
-    image_failed(int, str): row, message (the image could not be read).
+    image_failed(int, str): row, message (the image could not be read, or was skipped).
     error(str): a message for the user (non-blocking).
+    large_image_allowed(str): the user chose to open this too-large image (absolute path).
+
+    ``ask_large(path, width, height) -> bool`` asks about a too-large image (default: a
+    message box; tests put a function here). Answers are remembered for the session.
     """
 
     project_opened = Signal()
     image_shown = Signal(int, object, object)
     image_failed = Signal(int, str)
     error = Signal(str)
+    large_image_allowed = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +84,8 @@ class ProjectController(QObject):
         self._ids = itertools.count(1)
         self._wanted = 0
         self._pending: Future | None = None
+        self._large_answers: dict[str, bool] = {}  # absolute path → "Open anyway"?
+        self.ask_large: Callable[[str, int, int], bool] = self._ask_large
 
     # ----- project -----------------------------------------------------------------------
     def open(self, path: Path) -> bool:
@@ -82,8 +118,9 @@ class ProjectController(QObject):
         self._wanted = request
         if self._pending is not None:
             self._pending.cancel()  # not started yet: never decode an image nobody waits for
-        record = self.images[row]
-        future = self._executor.submit(_load, self.store.image_abspath(record))
+        path = self._abspath(row)
+        allow_large = self._large_answers.get(path, False)
+        future = self._executor.submit(_load, Path(path), allow_large)
         self._pending = future
         self._bridge.watch(
             future,
@@ -101,13 +138,38 @@ class ProjectController(QObject):
         self.image_shown.emit(row, image, record)
 
     def _on_failed(self, request: int, row: int, exc: BaseException) -> None:
+        from samdesk.core.images import ImageTooLargeError
+
         if request != self._wanted:
             return
+        if isinstance(exc, ImageTooLargeError):
+            path = self._abspath(row)
+            if path not in self._large_answers:
+                self._large_answers[path] = bool(self.ask_large(path, exc.width, exc.height))
+            if request != self._wanted:
+                return  # the question's event loop delivered a newer request meanwhile
+            if self._large_answers[path]:
+                self.large_image_allowed.emit(path)
+                self.show_image(row)  # again, with the limit lifted
+                return
+            megapixels = exc.width * exc.height / 1e6
+            exc = RuntimeError(
+                f"skipped: {exc.width}×{exc.height} pixels ({megapixels:,.0f} megapixels) "
+                "is above the safety limit against decompression bombs"
+            )
         self.current_row = row
         self.current_rgb = None
         message = f"{self.images[row].path}: {exc}"
         self.image_failed.emit(row, message)
         self.error.emit(message)
+
+    def _abspath(self, row: int) -> str:
+        # The same string as the engine's image key (``annotator.image_key``).
+        return str(Path(self.store.image_abspath(self.images[row])))
+
+    def _ask_large(self, path: str, width: int, height: int) -> bool:
+        parent = self.parent()
+        return ask_open_large(parent if isinstance(parent, QWidget) else None, path, width, height)
 
     def shutdown(self) -> None:
         """Cancel pending loads and join the loader thread."""

@@ -158,14 +158,17 @@ def engine_kwargs(settings: ModelSettings, project_root: Path | None = None) -> 
     return {key: value for key, value in wanted.items() if key in accepted}
 
 
-def engine_arguments(explicit: str | None) -> tuple[str | None, dict[str, object]]:
+def engine_arguments(
+    explicit: str | None, project_root: Path | None = None
+) -> tuple[str | None, dict[str, object]]:
     """(checkpoint, keyword arguments) for the window's ``EngineBridge``.
 
     ``explicit`` (``--checkpoint``) wins over the saved choice; a saved checkpoint whose
     file has gone is ignored, so the window opens without a model instead of failing.
+    ``project_root``: the open project (where "cache place: project" puts embeddings).
     """
     saved = model_settings()
     chosen = explicit or saved.checkpoint
     if not explicit and chosen is not None and not Path(chosen).is_file():
         chosen = None
-    return chosen, engine_kwargs(saved)
+    return chosen, engine_kwargs(saved, project_root)

@@ -221,6 +221,7 @@ class Workflow(QObject):
         self.classes_panel.classes_changed.connect(self._on_classes_changed)
         self.classes_panel.objects_rewritten.connect(self._on_objects_rewritten)
         self.classes_panel.error.connect(w.report_error)
+        w.engine.availability_changed.connect(lambda ok: self.banner.setVisible(not ok))
         self.errors.unexpected_error.connect(self._on_unexpected)
         hints = QGuiApplication.styleHints()
         hints.colorSchemeChanged.connect(lambda _scheme: self._restyle())
@@ -428,7 +429,7 @@ class Workflow(QObject):
     def show_model_settings(self) -> Any:
         from samdesk.ui.model_settings import ModelSettingsDialog
 
-        dialog = ModelSettingsDialog(self.window)
+        dialog = ModelSettingsDialog(self.window, in_use=self.window.engine.checkpoint)
         dialog.accepted.connect(self._model_changed)
         return self._keep(dialog)
 
@@ -440,10 +441,12 @@ class Workflow(QObject):
         return self._keep(dialog)
 
     def _model_changed(self) -> None:
-        # The engine bridge is built once per window; a new model starts with the next one.
-        self.window.statusBar().showMessage(
-            "Model settings saved; they take effect when samdesk is started again.", 10_000
-        )
+        """The saved model settings changed: the window's engine follows them at once."""
+        store = self.window.controller.store
+        root = store.root if store is not None else None
+        checkpoint, options = user_settings.engine_arguments(None, root)
+        if not self.window.set_engine_options(checkpoint, **options):
+            self.window.statusBar().showMessage("Model settings saved (nothing changed)", 5000)
 
 
 def install_workflow(window: Any) -> Workflow:
