@@ -179,7 +179,7 @@ def _import(args: argparse.Namespace) -> int:
             raise _CliError("--image-root applies to --format coco only")
         result = import_yolo(args.source)
     store = _open_or_create(Path(args.import_project))
-    images, objects, skipped = _merge(store, result)
+    images, objects, skipped = merge_import(store, result)
     print(
         f"imported {images} images, {objects} objects into {store.path}; "
         f"skipped {len(skipped)} images"
@@ -201,7 +201,7 @@ def _open_or_create(target: Path) -> ProjectStore:
     return ProjectStore.create(target)
 
 
-def _merge(store: ProjectStore, result: ImportResult) -> tuple[int, int, list[str]]:
+def merge_import(store: ProjectStore, result: ImportResult) -> tuple[int, int, list[str]]:
     """Add the imported images and objects to the project and save it.
 
     Images outside the project folder are copied in, keeping their path relative to the

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,22 +18,19 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
-    QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QWidget,
 )
 
-from samdesk.ui import theme
-from samdesk.ui.bridge import CallbackBridge, FutureBridge
+from samdesk.ui.bridge import CallbackBridge
+from samdesk.ui.job_dialog import BackgroundJobDialog
 
 FORMATS = {"coco": "COCO (instance segmentation JSON)", "yolo-seg": "YOLO segmentation"}
 FORMATS["yolo-det"] = "YOLO detection (boxes)"
@@ -103,21 +99,18 @@ def run_export(
     return "\n".join(lines)
 
 
-class ExportDialog(QDialog):
+class ExportDialog(BackgroundJobDialog):
     """Signals: finished_export(str, bool): the summary (or error) and success."""
 
     finished_export = Signal(str, bool)
     progress_changed = Signal(int, int)
 
     def __init__(self, project_file: str | Path, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("samdesk-export", parent)
         self.setWindowTitle("Export")
         self.project_file = Path(project_file)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samdesk-export")
-        self._futures = FutureBridge(self)
         self._calls = CallbackBridge(self)
         self._cancel: threading.Event | None = None
-        self.running = False
         self.format = QComboBox()
         for key, name in FORMATS.items():
             self.format.addItem(name, key)
@@ -136,11 +129,7 @@ class ExportDialog(QDialog):
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
         self.overwrite = QCheckBox("Replace a previous export in that folder")
         self.only_done = QCheckBox("Only images marked done")
-        self.progress = QProgressBar()
-        self.progress.hide()
-        self.summary = QPlainTextEdit(readOnly=True)
         self.summary.setPlaceholderText("The summary appears here after the export.")
-        self.summary.setMaximumHeight(140)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.export_button = self.buttons.addButton(
             "Export", QDialogButtonBox.ButtonRole.ActionRole
@@ -213,22 +202,17 @@ class ExportDialog(QDialog):
         """Run the export in the background; ``finished_export`` follows."""
         if self.running or not self.out_edit.text().strip():
             return False
-        self.running = True
         self._cancel = threading.Event()
-        self.export_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self.summary.setStyleSheet("")
-        self.summary.setPlainText("Exporting…")
-        future = self._executor.submit(
+        self._run_job(
+            self.export_button,
+            "Exporting…",
             run_export,
             self.project_file,
             self.options(),
             self._calls.wrap(self.progress_changed.emit),
             self._cancel,
         )
-        self._futures.watch(future, lambda text: self._done(text, True), self._error)
         return True
 
     def cancel(self) -> None:
@@ -240,29 +224,22 @@ class ExportDialog(QDialog):
         self.progress.setValue(done)
         self.progress.setFormat(f"Reading annotations: {done} of {total} images")
 
-    def _error(self, exc: BaseException) -> None:
+    def _on_job_failed(self, exc: BaseException) -> None:
         text = str(exc) or type(exc).__name__
         if isinstance(exc, OSError) and exc.strerror:
             text = f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")
-        self._done(text if isinstance(exc, ExportCancelled) else f"Export failed: {text}", False)
+        ok = False
+        self._on_job_done(
+            text if isinstance(exc, ExportCancelled) else f"Export failed: {text}", ok
+        )
 
-    def _done(self, text: str, ok: bool) -> None:
-        self.running = False
+    def _on_job_done(self, text: str, ok: bool) -> None:
         self._cancel = None
-        self.export_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1 if ok else 0)
-        self.progress.setFormat("Done" if ok else "Not exported")
-        self.summary.setPlainText(text)
-        self.summary.setStyleSheet("" if ok else f"color:{theme.error_color().name()}")
+        self._show_outcome(self.export_button, text, ok, "Not exported")
         self.finished_export.emit(text, ok)
-
-    def done(self, result: int) -> None:
-        self.shutdown()
-        super().done(result)
 
     def shutdown(self) -> None:
         """Cancel a running export and join its thread."""
         self.cancel()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        super().shutdown()
