@@ -265,16 +265,25 @@ class EngineBridge(QObject):
         )
         return True
 
-    def shutdown(self) -> None:
-        """Stop the decode and encode workers (pending work is dropped); joins threads.
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Stop the decode and encode workers (pending work is dropped); True once joined.
 
         Also joins engines retired by ``reconfigure`` that were still finishing an encode.
+        With a ``timeout`` (seconds, for all of them together) it returns False when an
+        encode is still running then: a forward pass cannot be interrupted, the workers are
+        daemon threads, and what they would produce is only a cache entry (written
+        atomically), so quitting need not wait for it.
         """
         self._retire()
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
         for service, session in self._retired:
-            session.close()
-            service.close()
-        self._retired.clear()
+            session.close(remaining())
+            service.close(remaining())
+        return self.retired_running() == 0
 
     def retired_running(self) -> int:
         """How many replaced engines are still finishing their work (forgets ended ones)."""

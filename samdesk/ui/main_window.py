@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
@@ -29,9 +30,14 @@ from samdesk.ui.shortcuts_dialog import ShortcutsDialog
 from samdesk.ui.tools import TOOL_CLASSES, Tool
 from samdesk.ui.workflow import install_workflow
 
+log = logging.getLogger(__name__)
+
 
 class MainWindow(QMainWindow):
     """samdesk's window. ``open_path`` opens a project file or a folder holding one."""
+
+    # Quitting waits at most this long (seconds) for an encode in progress; None: join.
+    shutdown_timeout: float | None = 1.0
 
     def __init__(self, *, checkpoint: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -359,5 +365,6 @@ class MainWindow(QMainWindow):
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())
         self.controller.shutdown()
-        self.engine.shutdown()
+        if not self.engine.shutdown(timeout=self.shutdown_timeout):
+            log.info("quitting while an encode finishes; it is abandoned (only a cache entry)")
         super().closeEvent(event)

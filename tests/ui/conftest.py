@@ -60,6 +60,15 @@ def project(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def _join_workers_on_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing a window joins every worker in tests (the app waits at most 1 s), so each
+    test can check that no thread is left running."""
+    from samdesk.ui.main_window import MainWindow
+
+    monkeypatch.setattr(MainWindow, "shutdown_timeout", None)
+
+
 def _open_window(qtbot, project: Path, checkpoint: Path | None):
     from samdesk.ui.main_window import MainWindow
 

@@ -134,3 +134,27 @@ def test_project_folder_cache_follows_the_open_project(qtbot, project, checkpoin
         assert _engine_threads() == {"samdesk-encoder": 1, "samdesk-decoder": 1}
     finally:
         _close(window)
+
+
+def test_quitting_waits_at_most_the_shutdown_budget_for_an_encode(
+    qtbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window gives the encoder 1 s to finish; a longer encode is abandoned (daemon
+    worker, only a cache entry lost) instead of holding the quit."""
+    from samdesk.ui.engine_bridge import EngineBridge
+    from samdesk.ui.main_window import MainWindow
+
+    monkeypatch.setattr(MainWindow, "shutdown_timeout", 1.0)
+    budgets: list[float | None] = []
+    real_shutdown = EngineBridge.shutdown
+
+    def recording(self, timeout=None):
+        budgets.append(timeout)
+        return real_shutdown(self, timeout)
+
+    monkeypatch.setattr(EngineBridge, "shutdown", recording)
+    window = MainWindow(checkpoint=None)
+    qtbot.addWidget(window)
+    window.close()
+    assert budgets == [1.0]
+    assert window.engine.shutdown(timeout=0.0) is True  # no engine: nothing to wait for
