@@ -212,3 +212,15 @@ def test_flat_lists_and_region_immutability() -> None:
     assert hash(part) == hash(PolygonPart(ring.copy()))
     with pytest.raises(ValueError, match="N×2"):
         PolygonPart([[0, 0], [1, 1]])
+
+
+def test_fragmented_mask_with_hundreds_of_parts_round_trips_exactly() -> None:
+    """A speckled mask (many parts, many holes, diagonal contacts) — what a random-weight
+    or confused SAM gives — converts exactly, repairing only the self-touching rings."""
+    rng = np.random.default_rng(7)
+    coarse = rng.standard_normal((60, 90)) > 0
+    mask = np.repeat(np.repeat(coarse, 5, axis=0), 5, axis=1)
+    mask[::7, ::11] ^= True  # single-pixel specks and pinholes, diagonal contacts
+    region = mask_to_region(mask)
+    assert len(region.parts) > 100
+    assert np.array_equal(region_to_mask(region, *mask.shape), mask)
