@@ -124,6 +124,8 @@ class DecodeSession:
             block until the model has loaded, like ``EncoderService.new_decoder``).
         on_result: called on the session's thread with each :class:`DecodeResult`.
         on_error: called on the session's thread with each :class:`DecodeError`.
+        on_busy: called on the session's thread with True before each prompt is decoded
+            and False after it (``EncoderService.decoder_busy`` holds prefetching then).
     """
 
     def __init__(
@@ -132,10 +134,12 @@ class DecodeSession:
         *,
         on_result: Callable[[DecodeResult], None] | None = None,
         on_error: Callable[[DecodeError], None] | None = None,
+        on_busy: Callable[[bool], None] | None = None,
     ) -> None:
         self._factory = decoder_factory
         self._on_result = on_result
         self._on_error = on_error
+        self._on_busy = on_busy
         self._cond = threading.Condition()
         self._embedding: Embedding | None = None
         self._pending: _Job | None = None
@@ -212,6 +216,7 @@ class DecodeSession:
                 job = self._running = self._pending
                 self._pending = None
             started = time.perf_counter()
+            _call(self._on_busy, True)
             try:
                 if decoder is None and decoder_error is None:
                     try:
@@ -226,8 +231,10 @@ class DecodeSession:
                     shown = emb
                 result = _decode(decoder, job, started)
             except Exception as exc:
+                _call(self._on_busy, False)
                 self._finish(job, None, exc)
             else:
+                _call(self._on_busy, False)
                 self._finish(job, result, None)
 
     def _finish(self, job: _Job, result: DecodeResult | None, error: Exception | None) -> None:

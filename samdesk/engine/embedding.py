@@ -102,14 +102,17 @@ class EncodeError:
     fatal: bool = True
 
 
-StatusState = Literal["starting", "loading_model", "encoding", "prefetching", "idle", "closed"]
+StatusState = Literal[
+    "starting", "loading_model", "encoding", "prefetching", "holding", "idle", "closed"
+]
 
 
 @dataclass(frozen=True)
 class ServiceStatus:
     """What the encoder worker is doing, for the status bar.
 
-    ``state`` "encoding" is the image on screen, "prefetching" an image ahead of it;
+    ``state`` "encoding" is the image on screen, "prefetching" an image ahead of it,
+    "holding" prefetch work waiting for the decoder to be idle (the user is annotating);
     ``pending`` counts images still wanted after this one (current + prefetch).
     """
 

@@ -11,7 +11,11 @@ memory nor failed, so
   stage boundary (read → encode) when it left the plan or when it is a prefetch and the
   current image still needs the worker;
 - a forward pass that has started runs to the end; its result goes to the cache and is
-  announced only if its image is current *at that moment*.
+  announced only if its image is current *at that moment*;
+- prefetching waits while the user is decoding (``decoder_busy``): it starts only once the
+  decoder has been idle for ``prefetch_hold_s``, and a prefetch that has not reached its
+  forward pass yet yields when the decoder gets busy again. On a 2-core CPU an encode
+  running beside a decode made each click 20-60 % slower; the image on screen is never held.
 
 This is napari's async slicer / Orange's concurrent mixin pattern with a custom
 single-worker loop instead of ``ThreadPoolExecutor``: an executor queue cannot reorder or
@@ -55,6 +59,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024
 """512 MiB: 128 fp32 embeddings."""
 DEFAULT_PREFETCH = 3
+DEFAULT_PREFETCH_HOLD = 1.0
+"""Seconds the decoder must have been idle before a prefetch starts."""
 _EMBEDDING_BYTES = 4 * math.prod(FEATURES_SHAPE)
 
 
@@ -89,6 +95,8 @@ class EncoderService:
             user cache dir), None for memory only.
         memory_limit_bytes: bound of the in-memory LRU (4 MiB per embedding).
         prefetch_count: how many images after the current one to encode ahead.
+        prefetch_hold_s: a prefetch starts only once the decoder has been idle this long
+            (see :meth:`decoder_busy`).
         on_ready: ``EmbeddingReady`` for the image current when its encode finished.
         on_error: ``EncodeError`` for a failed image, a failed model load, or a notice.
         on_status: ``ServiceStatus`` on every change of what the worker is doing.
@@ -110,6 +118,8 @@ class EncoderService:
         on_error: Callable[[EncodeError], None] | None = None,
         on_status: Callable[[ServiceStatus], None] | None = None,
         read_image: ReadImage = default_read_image,
+        prefetch_hold_s: float = DEFAULT_PREFETCH_HOLD,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._backend = backend
         self.memory = MemoryCache(memory_limit_bytes)
@@ -135,6 +145,10 @@ class EncoderService:
         self._model_ready = threading.Event()
         self._idle = threading.Event()
         self._last_status: ServiceStatus | None = None
+        self.prefetch_hold_s = max(0.0, float(prefetch_hold_s))
+        self._clock = clock  # tests pass their own to step through the hold window
+        self._decoding = 0
+        self._decoded_at = -math.inf
 
         self._thread = threading.Thread(target=self._run, name="samdesk-encoder", daemon=True)
         self._thread.start()
@@ -188,6 +202,20 @@ class EncoderService:
             self._large.add(key)
             self._failed.discard(key)
             self._wake_locked()
+
+    def decoder_busy(self, busy: bool) -> None:
+        """A decode session started (True) or finished (False) a prompt (any thread).
+
+        Prefetching is held while a decode runs and for ``prefetch_hold_s`` after the last
+        one, so background encodes do not compete with the user's clicks for the cores.
+        """
+        with self._cond:
+            if busy:
+                self._decoding += 1
+                return
+            self._decoding = max(0, self._decoding - 1)
+            self._decoded_at = self._clock()
+            self._cond.notify_all()  # the worker re-plans how long it still holds
 
     def set_cache_dir(self, cache_dir: str | os.PathLike[str] | None) -> None:
         """Use another disk cache folder from the next image on (None: memory only).
@@ -288,27 +316,43 @@ class EncoderService:
         # Without a model only the current image is "tried", to report why it can't be.
         return self._model_error is None or key == self._current
 
-    def _take_job_locked(self) -> _Job | None:
+    def _prefetch_hold_locked(self) -> float | None:
+        """Seconds before a prefetch may start (inf: until the decode ends), None: now."""
+        if self._decoding:
+            return math.inf
+        left = self._decoded_at + self.prefetch_hold_s - self._clock()
+        return left if left > 0 else None
+
+    def _take_job_locked(self) -> tuple[_Job | None, float | None]:
+        """The next job, or (None, seconds a held prefetch still waits / None: no work)."""
         plan = self._plan_locked()
         self.memory.pin(plan)
         todo = [key for key in plan if self._needs_work_locked(key)]
         if not todo:
-            return None
+            return None, None
         key = todo[0]
         current = key == self._current
+        if not current:
+            hold = self._prefetch_hold_locked()
+            if hold is not None:
+                return None, hold
         if current:
             request_id = self._current_id
         else:
             self._last_id += 1
             request_id = self._last_id
-        return _Job(key, request_id, current, len(todo) - 1)
+        return _Job(key, request_id, current, len(todo) - 1), None
 
     def _obsolete_locked(self, key: str) -> bool:
         if self._closed or key not in self._plan_locked():
             return True
         # The image on screen comes first: a prefetch yields when the current one waits.
         current = self._current
-        return key != current and current is not None and self._needs_work_locked(current)
+        if key == current:
+            return False
+        if current is not None and self._needs_work_locked(current):
+            return True
+        return self._prefetch_hold_locked() is not None  # the user is decoding
 
     # -- the worker ----------------------------------------------------------------------
 
@@ -341,9 +385,17 @@ class EncoderService:
     def _wait_for_job(self) -> _Job | None:
         with self._cond:
             while not self._closed:
-                job = self._take_job_locked()
+                job, hold = self._take_job_locked()
                 if job is not None:
                     return job
+                if hold is not None:
+                    # Work remains (not idle): woken when a decode ends, or at the deadline.
+                    holding = ServiceStatus("holding")
+                    if holding != self._last_status:
+                        self._emit_status_unlocked(holding)
+                        continue  # the state may have changed while unlocked
+                    self._cond.wait(None if math.isinf(hold) else hold)
+                    continue
                 if not self._idle.is_set():
                     self._idle.set()
                     # Announce outside the lock (a callback must never run under it).
@@ -355,6 +407,14 @@ class EncoderService:
                     continue  # the state may have changed while unlocked
                 self._cond.wait()
             return None
+
+    def _emit_status_unlocked(self, status: ServiceStatus) -> None:
+        """Announce from under the lock: released for the callback, then retaken."""
+        self._cond.release()
+        try:
+            self._emit_status(status)
+        finally:
+            self._cond.acquire()
 
     def _work(self, job: _Job) -> None:
         key = job.key

@@ -149,7 +149,8 @@ class EngineBridge(QObject):
             self._service.allow_large(key)
         # The decoder is built on the session's own thread (it waits for the model there),
         # so the GUI thread never blocks on the model load.
-        self._session = DecodeSession(self._service.new_decoder)
+        # Its busy reports hold the service's prefetching while the user decodes.
+        self._session = DecodeSession(self._service.new_decoder, on_busy=self._service.decoder_busy)
 
     def _this_generation(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
         """``fn`` for the engine being started, called on the GUI thread; once a newer
@@ -345,7 +346,7 @@ class EngineBridge(QObject):
         elif state == "prefetching":
             text = "Ready" if self.is_ready() else "Waiting for this image…"
             text += f" — prefetching {status.pending + 1} more"
-        elif state == "idle":
+        elif state in ("idle", "holding"):
             text = "Ready" if self.is_ready() else self.status
         else:
             text = state.capitalize()

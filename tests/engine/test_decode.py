@@ -124,6 +124,25 @@ def test_close_cancels_pending_prompt(decoder) -> None:
         s.submit(_click(3.0))
 
 
+def test_busy_reports_bracket_each_decode_on_the_session_thread(decoder) -> None:
+    reports: list[tuple[bool, str]] = []
+    s = DecodeSession(
+        lambda: decoder,
+        on_busy=lambda busy: reports.append((busy, threading.current_thread().name)),
+    )
+    try:
+        s.set_embedding(_emb("a.png", 1.0))
+        s.submit(_click(1.0)).result(WAIT)
+        # Reported before the answer is delivered, so the order is settled here.
+        assert reports == [(True, "samdesk-decoder"), (False, "samdesk-decoder")]
+        decoder.fail_next = True
+        with pytest.raises(ValueError, match="bad prompt"):
+            s.submit(_click(2.0)).result(WAIT)
+        assert [busy for busy, _ in reports] == [True, False, True, False]
+    finally:
+        assert s.close(timeout=WAIT)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

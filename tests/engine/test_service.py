@@ -333,3 +333,80 @@ def test_corrupt_cache_entry_is_recomputed(
     assert again.encoded == ["a.png"]
     assert entry.stat().st_size > 2 * 256 * 64 * 64  # rewritten whole
     assert rec.errors.empty()
+
+
+# -- prefetching yields to the decoder ----------------------------------------------------
+
+
+class _Clock:
+    """A hand-stepped ``time.monotonic`` for the prefetch hold window."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _wait_status(statuses: queue.Queue, state: str) -> ServiceStatus:
+    while True:
+        status = statuses.get(timeout=WAIT)
+        if status.state == state:
+            return status
+
+
+def test_prefetch_is_held_while_the_decoder_is_busy(make_service, backend, rec, images):
+    statuses: queue.Queue[ServiceStatus] = queue.Queue()
+    service = make_service(prefetch_count=1, prefetch_hold_s=0.0, on_status=statuses.put)
+    service.set_images(images)
+    service.decoder_busy(True)
+    service.set_current(images[0])  # the image on screen is never held
+    assert rec.ready.get(timeout=WAIT).image_key == str(images[0])
+    _wait_status(statuses, "holding")
+    assert backend.encoded == ["a.png"] and not service.wait_idle(0)
+    service.decoder_busy(False)
+    assert service.wait_idle(WAIT)
+    assert backend.encoded == ["a.png", "b.png"]
+
+
+def test_prefetch_waits_until_the_decoder_has_been_idle_for_the_hold(
+    make_service, backend, rec, images
+):
+    clock = _Clock()
+    statuses: queue.Queue[ServiceStatus] = queue.Queue()
+    service = make_service(
+        prefetch_count=1, prefetch_hold_s=5.0, clock=clock, on_status=statuses.put
+    )
+    service.set_images(images)
+    service.decoder_busy(True)
+    service.decoder_busy(False)  # a decode just ended at t = 100
+    service.set_current(images[0])
+    assert rec.ready.get(timeout=WAIT).image_key == str(images[0])
+    _wait_status(statuses, "holding")
+    clock.now = 104.0  # still inside the hold: a re-plan keeps holding
+    service.set_images(images)
+    assert backend.encoded == ["a.png"] and not service.wait_idle(0)
+    clock.now = 105.5
+    service.set_images(images)  # wakes the worker, which finds the hold over
+    assert service.wait_idle(WAIT)
+    assert backend.encoded == ["a.png", "b.png"]
+
+
+def test_prefetch_before_its_forward_pass_yields_to_a_new_decode(
+    make_service, backend, rec, images
+):
+    backend.read_gates["b.png"] = gate = threading.Event()
+    statuses: queue.Queue[ServiceStatus] = queue.Queue()
+    service = make_service(prefetch_count=1, prefetch_hold_s=0.0, on_status=statuses.put)
+    service.set_images(images)
+    service.set_current(images[0])
+    assert rec.ready.get(timeout=WAIT).image_key == str(images[0])
+    assert backend.read_started.get(timeout=WAIT) == "a.png"
+    assert backend.read_started.get(timeout=WAIT) == "b.png"  # prefetch reading
+    service.decoder_busy(True)  # the user clicks
+    gate.set()  # the read ends; the cancel check before the encode sees the decoder busy
+    _wait_status(statuses, "holding")
+    assert backend.encoded == ["a.png"]
+    service.decoder_busy(False)
+    assert service.wait_idle(WAIT)
+    assert backend.encoded == ["a.png", "b.png"]
