@@ -217,3 +217,36 @@ class Project:
             if image.path == path:
                 return index
         raise KeyError(f"no image {path!r} in the project")
+
+
+@dataclass(frozen=True)
+class PolygonOptions:
+    """How masks become polygons for this project (kept in ``Project.settings``).
+
+    ``tolerance``: topology-preserving simplification, in pixels (0 keeps every pixel
+    corner). ``min_area``: parts and holes smaller than this many square pixels are dropped.
+    """
+
+    tolerance: float = 0.5
+    min_area: float = 4.0
+
+    TOLERANCE_KEY = "polygon_tolerance"
+    MIN_AREA_KEY = "polygon_min_area"
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> PolygonOptions:
+        """The options in ``settings``; a missing, non-numeric or negative value is the
+        default (a hand-edited project file must not break accepting objects)."""
+
+        def number(key: str, default: float) -> float:
+            value = settings.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                return default
+            return float(value)
+
+        return cls(number(cls.TOLERANCE_KEY, cls.tolerance), number(cls.MIN_AREA_KEY, cls.min_area))
+
+    def store_in(self, settings: dict[str, Any]) -> None:
+        """Write the options into a project's ``settings`` mapping."""
+        settings[self.TOLERANCE_KEY] = self.tolerance
+        settings[self.MIN_AREA_KEY] = self.min_area

@@ -35,13 +35,9 @@ from samdesk.ui.tools.masks import (
     crop_to_region,
     low_res_logits,
     paint_segment,
+    polygon_options,
     region_crop,
 )
-
-TOLERANCE = 0.5
-"""Polygon simplification of accepted masks, pixels (``geometry.RECOMMENDED_TOLERANCE``)."""
-MIN_AREA = 4.0
-"""Specks smaller than this (square pixels) are dropped when a mask becomes polygons."""
 
 
 class Annotator(QObject):
@@ -272,7 +268,7 @@ class Annotator(QObject):
         if self._pending is not None and self._pending_kind != "hover":
             self._accept_when_ready = True
             return True
-        region = draft_region(draft, TOLERANCE, MIN_AREA)
+        region = draft_region(draft, *polygon_options(self.store))
         if region.is_empty:
             self.message.emit("Nothing to accept: the object is empty")
             return False
@@ -558,7 +554,7 @@ class Annotator(QObject):
             return
         obj = stroke["object"]
         if obj is not None:
-            region = crop_to_region(stroke["crop"].tight(), TOLERANCE, MIN_AREA)
+            region = crop_to_region(stroke["crop"].tight(), *polygon_options(self.store))
             if region.is_empty:
                 self.push(RemoveObjectCommand(self.record, obj.id, self._changed))
             else:

@@ -156,6 +156,7 @@ class Workflow(QObject):
         self._add(
             settings, "model_manager", "Model &Manager…", self.show_model_manager, "Ctrl+Shift+M"
         )
+        self._add(settings, "polygon_settings", "&Polygons…", self.show_polygon_settings)
 
     def _rebuild_recent(self) -> None:
         menu = self.recent_menu
@@ -432,6 +433,15 @@ class Workflow(QObject):
         dialog = ModelSettingsDialog(self.window, in_use=self.window.engine.checkpoint)
         dialog.accepted.connect(self._model_changed)
         return self._keep(dialog)
+
+    def show_polygon_settings(self) -> Any:
+        from samdesk.ui.polygon_settings import PolygonSettingsDialog
+
+        store = self.window.controller.store
+        if store is None:
+            self.window.statusBar().showMessage("Open a project first", 5000)
+            return None
+        return self._keep(PolygonSettingsDialog(store, self.window))
 
     def show_model_manager(self) -> Any:
         from samdesk.ui.model_manager import ModelManagerDialog

@@ -60,3 +60,15 @@ def test_regions_compare_by_value_and_are_read_only() -> None:
     assert Region().is_empty and not a.is_empty
     with pytest.raises(ValueError):
         a.parts[0].holes[0][0, 0] = 9.0
+
+
+def test_polygon_options_round_trip_and_tolerate_bad_values() -> None:
+    from samdesk.core.document import PolygonOptions
+
+    settings: dict = {}
+    assert PolygonOptions.from_settings(settings) == PolygonOptions(0.5, 4.0)
+    PolygonOptions(1.25, 10.0).store_in(settings)
+    assert PolygonOptions.from_settings(settings) == PolygonOptions(1.25, 10.0)
+    bad = {"polygon_tolerance": "lots", "polygon_min_area": -3, "other": 1}
+    assert PolygonOptions.from_settings(bad) == PolygonOptions()
+    assert PolygonOptions.from_settings({"polygon_tolerance": True}) == PolygonOptions()

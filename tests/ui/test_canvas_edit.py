@@ -191,8 +191,10 @@ def test_accepted_mask_matches_region(qtbot, window):
     qtbot.keyClick(canvas, Qt.Key.Key_Return)
     region = annotator.record.objects[0].region
     # The document gets the mask's outline from geometry.mask_to_region (crop + offset).
+    from samdesk.core.document import PolygonOptions
     from samdesk.core.geometry import mask_to_region
-    from samdesk.ui.annotator import MIN_AREA, TOLERANCE
+
+    TOLERANCE, MIN_AREA = PolygonOptions().tolerance, PolygonOptions().min_area
 
     expected = mask_to_region(crop.mask, tolerance=TOLERANCE, min_area=MIN_AREA, offset=crop.offset)
     assert region == expected and not region.is_empty

@@ -7,6 +7,7 @@ image, so an object on an 8000×6000 photo never costs a full-frame array.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -128,6 +129,15 @@ def region_crop(region: Region, margin: int = 0) -> MaskCrop:
     x1, y1 = int(np.ceil(bx1)) + margin, int(np.ceil(by1)) + margin
     mask = region_to_mask(region, y1 - y0, x1 - x0, offset=(x0, y0))
     return MaskCrop(mask, (x0, y0))
+
+
+def polygon_options(store: Any) -> tuple[float, float]:
+    """(tolerance, min_area) for masks becoming polygons: the open project's settings
+    (``PolygonOptions``), the defaults without a project."""
+    from samdesk.core.document import PolygonOptions
+
+    opts = PolygonOptions.from_settings(store.project.settings if store is not None else {})
+    return opts.tolerance, opts.min_area
 
 
 def crop_to_region(crop: MaskCrop, tolerance: float, min_area: float = 0.0) -> Region:
