@@ -1,23 +1,31 @@
 """Mask post-processing benchmark: reference chain vs masks_from_low_res vs best_mask_crop.
 
     python benchmarks/bench_postprocess.py [--repeat 5] [--sizes 1024x768,4000x3000,8000x6000]
+        [--cases sam,large]
 
-Logits: 1×3×256×256, SAM-like — smooth soft objects (one or two per candidate), range ±20,
-a little noise; the three candidates are a part, the object, the object plus a neighbour.
-For each image size (W×H, encoder input with longest side 1024) prints the median wall time
-of:
+Logits: 1×3×256×256, range ±20, a little noise, two cases:
+
+- ``sam``: SAM-like smooth soft objects (one or two per candidate); the three candidates are
+  a part, the object, the object plus a neighbour (about 6, 19 and 24 % of a 4:3 image);
+- ``large``: one large object in three nested candidates covering about 60, 70 and 80 % of a
+  4:3 image (most of the frame is written, most of its pages touched).
+
+For each case and image size (W×H, encoder input with longest side 1024) prints the median
+wall time of:
 
 - ``reference``: F.interpolate to 1024², crop, F.interpolate to H×W, ``> 0`` (3 masks);
 - ``masks``: ``masks_from_low_res`` (3 masks, full frame);
 - ``crop``: ``best_mask_crop`` of the middle candidate (the mask a click keeps);
 
-and the number of pixels where ``masks`` differs from the reference (expected: 0).
+the number of pixels where ``masks`` differs from the reference (expected: 0) and the
+positive share of the three masks.
 Timings on a shared machine are noisy: compare the ratios within one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -54,6 +62,21 @@ def sam_like_logits(seed: int = 0) -> torch.Tensor:
     return field.clamp(-20, 20).contiguous()
 
 
+def large_object_logits(seed: int = 0) -> torch.Tensor:
+    """1×3×256×256 float32: one rounded-rectangle object covering 60, 70, 80 % of a 4:3 image."""
+    g = torch.Generator().manual_seed(seed)
+    # A 4:3 image occupies low-res rows [0, 192) of the padded square.
+    yy, xx = torch.meshgrid(torch.arange(256.0), torch.arange(256.0), indexing="ij")
+    u, v = (yy + 0.5 - 96) / 96, (xx + 0.5 - 128) / 128
+    radius = (u**4 + v**4) ** 0.25  # 4-norm: a rounded rectangle, area ≈ 0.927·s² of the image
+    field = torch.stack([20 * (s - radius) / s for s in (0.80, 0.87, 0.93)])[None]
+    field = field + torch.randn(field.shape, generator=g) * 0.3
+    return field.clamp(-20, 20).contiguous()
+
+
+CASES = {"sam": sam_like_logits, "large": large_object_logits}
+
+
 def input_size_for(h: int, w: int) -> tuple[int, int]:
     scale = 1024 / max(h, w)
     return int(h * scale + 0.5), int(w * scale + 0.5)
@@ -78,18 +101,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sizes", default="1024x768,4000x3000,8000x6000", help="W×H list")
+    parser.add_argument("--cases", default="sam,large", help=f"from {','.join(CASES)}")
     args = parser.parse_args()
 
-    low = sam_like_logits()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; C=3; median of "
         f"{args.repeat}"
     )
     print(
-        f"{'image':>11} {'reference':>10} {'masks':>8} {'crop':>8} {'x masks':>8} "
-        f"{'x crop':>7} {'mismatch':>8} {'crop box':>12}"
+        f"{'case':>5} {'image':>11} {'reference':>10} {'masks':>8} {'crop':>8} {'x masks':>8} "
+        f"{'x crop':>7} {'mismatch':>8} {'crop box':>12} {'positive %':>13}"
     )
-    for size in args.sizes.split(","):
+    for case, size in itertools.product(args.cases.split(","), args.sizes.split(",")):
+        low = CASES[case]()
         w, h = (int(v) for v in size.lower().split("x"))
         input_size = input_size_for(h, w)
         original = (h, w)
@@ -98,15 +122,18 @@ def main() -> None:
         fast = partial(masks_from_low_res, low, input_size, original)
         crop_fn = partial(best_mask_crop, low[0, 1], input_size, original)
 
-        mismatch = int((reference() != fast()).sum())  # the first calls also warm the caches
+        masks = fast()  # the first calls also warm the caches
+        mismatch = int((reference() != masks).sum())
+        positive = "/".join(f"{100 * m.mean():.0f}" for m in masks[0])
+        del masks
         crop, _ = crop_fn()
         t_ref = median_ms(reference, max(1, min(args.repeat, 3)))
         t_masks = median_ms(fast, args.repeat)
         t_crop = median_ms(crop_fn, args.repeat)
         print(
-            f"{size:>11} {t_ref:>8.1f}ms {t_masks:>6.1f}ms {t_crop:>6.1f}ms "
+            f"{case:>5} {size:>11} {t_ref:>8.1f}ms {t_masks:>6.1f}ms {t_crop:>6.1f}ms "
             f"{t_ref / t_masks:>7.1f}x {t_ref / t_crop:>6.1f}x {mismatch:>8d} "
-            f"{crop.shape[1]:>5}x{crop.shape[0]:<6}"
+            f"{crop.shape[1]:>5}x{crop.shape[0]:<6} {positive:>13}"
         )
 
 

@@ -14,19 +14,22 @@ the same side of the threshold the pixel's side is known without computing it; o
 cells that straddle the threshold (a band about one cell wide along the mask's outline) need
 their exact value. So:
 
-1. The first stage (256 → 1024) runs through ``F.interpolate`` itself, only on the rectangle
-   that can produce a positive pixel, in strips that keep its scale exactly 4 so its values
-   are bit-identical to the full-frame ones.
+1. The first stage (256 → 1024) runs through ``F.interpolate`` itself, only on each plane's
+   rectangle that can produce a positive pixel, in strips that keep its scale exactly 4 so
+   its values are bit-identical to the full-frame ones.
 2. Each first-stage cell is classified as certainly positive, certainly negative or uncertain.
-3. Certainly positive cells are filled as rectangles (slice assignment, i.e. memset) into a
-   zero-initialised output; negative ones cost nothing.
+3. Certainly positive cells are filled as rectangles (slice assignment, i.e. memset), top to
+   bottom, into a zero-initialised output; negative ones cost nothing (their pages are never
+   touched).
 4. Uncertain cells get the second stage evaluated exactly as PyTorch's CPU kernel does it
    (same indices, weights and float32 operation order, fused multiply-adds emulated in
-   float64), so the band's pixels equal the reference bit for bit.
+   float64), so the band's pixels equal the reference bit for bit. Each cell row is evaluated
+   over a power-of-two window (pixels past the cell are exact too) and painted as one word.
 
 The arithmetic of PyTorch's kernel (whether the compiler fused the multiply-adds, and in which
 order) depends on the build and the CPU, so it is detected once at run time against
-``F.interpolate`` on a small probe; if no emulation matches, the reference chain is used.
+``F.interpolate`` on a small probe (``samdesk.sam.bilinear_emulation``); if no emulation
+matches, the reference chain is used.
 
 Conventions: ``input_size`` = (h', w'), the image resized so its longest side is 1024 (the
 size the encoder saw before padding); ``original_size`` = (H, W) of the image. Masks are bool,
@@ -35,13 +38,18 @@ row-major, in original-image pixels.
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+from samdesk.sam.bilinear_emulation import Arithmetic as _Arithmetic
+from samdesk.sam.bilinear_emulation import Axis as _Axis
+from samdesk.sam.bilinear_emulation import axis as _axis
+from samdesk.sam.bilinear_emulation import detect_arithmetic as _arithmetic
+from samdesk.sam.bilinear_emulation import lerp as _lerp
 
 if TYPE_CHECKING:
     import torch
@@ -63,6 +71,8 @@ _GRAIN = 32768
 # of band against ~35-40 ms for the reference at 12 MP), so such a plane — noise-like
 # logits, e.g. from random weights — takes the reference path: exact either way.
 _MAX_BAND_SHARE = 0.05
+# Band pixels evaluated per batch (float64 temporaries of 8 bytes each stay in L2).
+_BAND_CHUNK = 1 << 15
 # Up to about one megapixel the reference chain for all candidates costs a few ms, less
 # than planning the fast path (measured at 1024×768: 7.6 ms against 10.4 ms).
 _SMALL_FRAME = 1 << 20
@@ -121,157 +131,22 @@ def _reference_masks(
     return (logits > threshold).numpy()
 
 
-# ---- PyTorch's arithmetic, emulated in numpy -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Arithmetic:
-    """How PyTorch's CPU kernel rounds (detected at run time, see ``_arithmetic``).
-
-    ``fused_source``: the source coordinate ``scale * (dst + 0.5) - 0.5`` is one fused
-    multiply-add. ``lerp``: ``"fma0"`` = fma(w0, t0, w1·t1), ``"fma1"`` = fma(w1, t1, w0·t0),
-    ``"plain"`` = w0·t0 + w1·t1, each in float32.
-    """
-
-    fused_source: bool
-    lerp: str
-
-
-def _lerp(
-    w0: np.ndarray, t0: np.ndarray, w1: np.ndarray, t1: np.ndarray, arith: _Arithmetic
-) -> npt.NDArray[np.float32]:
-    """One linear-interpolation step ``w0·t0 + w1·t1`` rounded as PyTorch rounds it.
-
-    All inputs float32 (broadcastable). A fused multiply-add is emulated in float64: the
-    product of two float32 is exact there, so only the sum is rounded twice (64 then 32 bits),
-    which differs from a true fma only when the sum lies within 2⁻⁵³ of a float32 midpoint.
-    """
-    if arith.lerp == "fma0":
-        return (w0.astype(np.float64) * t0 + w1 * t1).astype(np.float32)
-    if arith.lerp == "fma1":
-        return (w1.astype(np.float64) * t1 + w0 * t0).astype(np.float32)
-    return w0 * t0 + w1 * t1
-
-
-@dataclass(frozen=True)
-class _Axis:
-    """Source indices and weights of one axis of a bilinear resize (align_corners=False).
-
-    Per output index (n_out,): ``i0``, ``i1`` int64 source indices, ``w0``, ``w1`` float32
-    weights. Per *cell* — each distinct ``i0``, ascending (n_cells,): ``cell`` = i0,
-    ``cell1`` = its partner i1, output span ``[start, stop)`` of the pixels reading it (the
-    spans tile [0, n_out) because i0 is non-decreasing), ``span_max`` = longest span and
-    ``span_typical`` = longest span of the interior cells (the two border cells collect the
-    extra pixels whose source coordinate was clamped).
-    """
-
-    n_in: int
-    n_out: int
-    i0: npt.NDArray[np.int64]
-    i1: npt.NDArray[np.int64]
-    w0: npt.NDArray[np.float32]
-    w1: npt.NDArray[np.float32]
-    cell: npt.NDArray[np.int64]
-    cell1: npt.NDArray[np.int64]
-    start: npt.NDArray[np.int64]
-    stop: npt.NDArray[np.int64]
-    span_max: int
-    span_typical: int
-
-
-@functools.lru_cache(maxsize=32)
-def _axis(n_in: int, n_out: int, arith: _Arithmetic) -> _Axis:
-    """PyTorch's ``HelperInterpLinear::compute_indices_weights`` for one axis.
-
-    scale = float32(n_in) / n_out; src = max(scale·(dst + 0.5) − 0.5, 0) in float32;
-    i0 = min(floor(src), n_in − 1); i1 = min(i0 + 1, n_in − 1); w1 = clamp(src − i0, 0, 1);
-    w0 = 1 − w1 (float32).
-    """
-    f32 = np.float32
-    scale = f32(n_in) / f32(n_out)
-    dst = np.arange(n_out, dtype=f32) + f32(0.5)  # exact: n_out < 2**24
-    if arith.fused_source:
-        # Exact product in float64, one rounding: a true fma.
-        src = (np.float64(scale) * dst - 0.5).astype(f32)
-    else:
-        src = scale * dst - f32(0.5)
-    src = np.maximum(src, f32(0.0))
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    w1 = np.clip(src - i0.astype(f32), f32(0.0), f32(1.0)).astype(f32)
-    w0 = (f32(1.0) - w1).astype(f32)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    cell, start, counts = np.unique(i0, return_index=True, return_counts=True)
-    return _Axis(
-        n_in=n_in,
-        n_out=n_out,
-        i0=i0,
-        i1=i1,
-        w0=w0,
-        w1=w1,
-        cell=cell,
-        cell1=np.minimum(cell + 1, n_in - 1),
-        start=start.astype(np.int64),
-        stop=(start + counts).astype(np.int64),
-        span_max=int(counts.max()),
-        span_typical=int(counts[1:-1].max()) if counts.size > 2 else int(counts.max()),
-    )
-
-
-def _emulate_resize(x: np.ndarray, out_size: tuple[int, int], arith: _Arithmetic) -> np.ndarray:
-    """Bilinear resize of an h×w float32 array the way PyTorch's generic CPU kernel does it."""
-    ry = _axis(x.shape[0], out_size[0], arith)
-    rx = _axis(x.shape[1], out_size[1], arith)
-    top = _lerp(rx.w0, x[ry.i0][:, rx.i0], rx.w1, x[ry.i0][:, rx.i1], arith)
-    bottom = _lerp(rx.w0, x[ry.i1][:, rx.i0], rx.w1, x[ry.i1][:, rx.i1], arith)
-    return _lerp(ry.w0[:, None], top, ry.w1[:, None], bottom, arith)
-
-
-@functools.lru_cache(maxsize=1)
-def _arithmetic() -> _Arithmetic | None:
-    """Find the emulation that reproduces ``F.interpolate`` bit for bit on this machine.
-
-    Probed on a few shapes (upscale, downscale, non-integer ratios, all with out_h + out_w
-    > 128 so the generic kernel runs). None when no candidate matches: callers then use the
-    reference chain, exact but slow.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    rng = np.random.default_rng(1234)
-    probes = [((23, 31), (97, 61)), ((64, 48), (250, 187)), ((150, 101), (77, 90))]
-    inputs = [(rng.standard_normal(s) * 10).astype(np.float32) for s, _ in probes]
-    with torch.no_grad():
-        refs = [
-            F.interpolate(torch.from_numpy(x)[None, None], out, mode="bilinear").numpy()[0, 0]
-            for x, (_, out) in zip(inputs, probes, strict=True)
-        ]
-    for fused_source in (True, False):
-        for lerp in ("fma0", "fma1", "plain"):
-            arith = _Arithmetic(fused_source, lerp)
-            if all(
-                np.array_equal(_emulate_resize(x, out, arith), ref)
-                for x, (_, out), ref in zip(inputs, probes, refs, strict=True)
-            ):
-                return arith
-    log.warning("bilinear arithmetic of this PyTorch build not recognised; masks use F.interpolate")
-    return None
-
-
 # ---- The fast path -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """Everything shared by the planes of one call.
+    """One plane's pruned first stage, and what it shares with the other planes of the call.
 
-    ``x``: N×(p1−p0)×(c1−c0) float32 first-stage values of rows [p0, p1), cols [c0, c1) of
-    the 1024×1024 upscale — all a positive pixel can read. ``rows``/``cols``: the second-stage
-    axes; ``rk``/``ck``: slices of their cells lying inside the rectangle (cells outside are
-    certainly negative). ``t``: float32 threshold; ``lo``/``hi``: a first-stage value
-    ``<= lo`` cannot make a pixel positive, a cell whose values are all ``> hi`` is positive.
+    ``x``: (p1−p0)×(c1−c0) float32 first-stage values of rows [p0, p1), cols [c0, c1) of
+    the plane's 1024×1024 upscale — all a positive pixel can read. ``rows``/``cols``: the
+    second-stage axes; ``rk``/``ck``: slices of their cells lying inside the rectangle (cells
+    outside are certainly negative). ``t``: float32 threshold; ``lo``/``hi``: a first-stage
+    value ``<= lo`` cannot make a pixel positive, a cell whose values are all ``> hi`` is
+    positive.
     """
 
-    x: npt.NDArray[np.float32] | None
+    x: npt.NDArray[np.float32]
     p0: int
     c0: int
     rows: _Axis
@@ -323,8 +198,14 @@ def _plan(
     original_size: tuple[int, int],
     threshold: float,
     arith: _Arithmetic,
-) -> _Plan:
-    """Prune, run the first stage on the rectangle that matters; ``low`` is N×256×256."""
+) -> list[_Plan | None]:
+    """Prune each plane of N×256×256 ``low`` to the rectangle that can hold positive pixels
+    and run the first stage there; None for a plane that cannot have any.
+
+    Each plane gets its own rectangle: the candidates of one prompt differ in extent (a part,
+    the object, the object and a neighbour), and a shared one would cost the smaller planes
+    the largest one's first stage.
+    """
     import torch
 
     low = low.detach().to("cpu", torch.float32).contiguous()
@@ -334,26 +215,29 @@ def _plan(
     h_in, w_in = (int(v) for v in input_size)
     rows = _axis(h_in, int(original_size[0]), arith)
     cols = _axis(w_in, int(original_size[1]), arith)
-    empty = _Plan(None, 0, 0, rows, cols, slice(0, 0), slice(0, 0), t, lo, hi, arith)
-
-    live = (low_np > lo).any(axis=0)
-    live_rows = np.flatnonzero(live.any(axis=1))
-    live_cols = np.flatnonzero(live.any(axis=0))
-    if live_rows.size == 0:
-        return empty
-    p0, p1, _, _ = _first_stage_rows((live_rows[0], live_rows[-1]), h_in)
-    c0, c1, qc, qd = _first_stage_rows((live_cols[0], live_cols[-1]), w_in)
-    if p0 >= p1 or c0 >= c1:  # the object lies in the encoder's padding only
-        return empty
-    x = _first_stage(low, (p0, p1), (qc, qd), c0, c1)
-    rk, ck = _cells_inside(rows, p0, p1), _cells_inside(cols, c0, c1)
-    return _Plan(x, p0, c0, rows, cols, rk, ck, t, lo, hi, arith)
+    plans: list[_Plan | None] = []
+    for n in range(low_np.shape[0]):
+        live = low_np[n] > lo
+        live_rows = np.flatnonzero(live.any(axis=1))
+        live_cols = np.flatnonzero(live.any(axis=0))
+        if live_rows.size == 0:
+            plans.append(None)
+            continue
+        p0, p1, _, _ = _first_stage_rows((live_rows[0], live_rows[-1]), h_in)
+        c0, c1, qc, qd = _first_stage_rows((live_cols[0], live_cols[-1]), w_in)
+        if p0 >= p1 or c0 >= c1:  # the object lies in the encoder's padding only
+            plans.append(None)
+            continue
+        x = _first_stage(low[n], (p0, p1), (qc, qd), c0, c1)
+        rk, ck = _cells_inside(rows, p0, p1), _cells_inside(cols, c0, c1)
+        plans.append(_Plan(x, p0, c0, rows, cols, rk, ck, t, lo, hi, arith))
+    return plans
 
 
 def _first_stage(
     low: torch.Tensor, rows: tuple[int, int], cols_lo: tuple[int, int], c0: int, c1: int
 ) -> npt.NDArray[np.float32]:
-    """Rows [p0, p1) × cols [c0, c1) of the 256 → 1024 upscale of N×256×256 ``low``.
+    """Rows [p0, p1) × cols [c0, c1) of the 256 → 1024 upscale of 256×256 ``low``.
 
     Low-res columns [qc, qd) produce the columns (see ``_first_stage_rows``); rows go in
     strips whose outputs stay under PyTorch's parallel grain (32768 elements): a parallel
@@ -362,7 +246,7 @@ def _first_stage(
     Strips also keep out_h + out_w > 128, where PyTorch's small-output kernel (different
     rounding) would take over.
 
-    Returns an N×(p1−p0)×(c1−c0) float32 array.
+    Returns a (p1−p0)×(c1−c0) float32 array.
     """
     import torch
     import torch.nn.functional as F
@@ -372,23 +256,19 @@ def _first_stage(
     # Low-res rows per call, margins included: under the grain, over the small-output size
     # even when a border clips one margin row.
     k = max(3, _GRAIN // (4 * width), -(-(_SMALL_OUTPUT + 1 - width) // 4) + 1)
-    n = low.shape[0]
-    out = np.empty((n, p1 - p0, c1 - c0), dtype=np.float32)
+    out = np.empty((p1 - p0, c1 - c0), dtype=np.float32)
     with torch.no_grad():
-        for plane in range(n):
-            for s in range(p0 // 4, -(-p1 // 4), k - 2):  # core low-res rows [s, s + k - 2)
-                e = min(s + k - 2, LOW_RES)
-                qa, qb = max(0, s - 1), min(LOW_RES, e + 1)
-                strip = F.interpolate(
-                    low[plane : plane + 1, None, qa:qb, qc:qd],
-                    (4 * (qb - qa), width),
-                    mode="bilinear",
-                    align_corners=False,
-                )[0, 0].numpy()
-                y0, y1 = max(4 * s, p0), min(4 * e, p1)
-                out[plane, y0 - p0 : y1 - p0] = strip[
-                    y0 - 4 * qa : y1 - 4 * qa, c0 - 4 * qc : c1 - 4 * qc
-                ]
+        for s in range(p0 // 4, -(-p1 // 4), k - 2):  # core low-res rows [s, s + k - 2)
+            e = min(s + k - 2, LOW_RES)
+            qa, qb = max(0, s - 1), min(LOW_RES, e + 1)
+            strip = F.interpolate(
+                low[None, None, qa:qb, qc:qd],
+                (4 * (qb - qa), width),
+                mode="bilinear",
+                align_corners=False,
+            )[0, 0].numpy()
+            y0, y1 = max(4 * s, p0), min(4 * e, p1)
+            out[y0 - p0 : y1 - p0] = strip[y0 - 4 * qa : y1 - 4 * qa, c0 - 4 * qc : c1 - 4 * qc]
     return out
 
 
@@ -414,14 +294,20 @@ def _pair_any(a: np.ndarray, idx0: np.ndarray, idx1: np.ndarray, axis: int) -> n
 class _Band:
     """Exact pixels of K uncertain cells, in output coordinates.
 
-    ``y``: K×r int64 rows and ``x``: K×c int64 columns of each cell's pixels (a shorter span
-    repeats its last index: duplicate writes of the same value are harmless, and the arrays
-    stay dense); ``mask``: K×r×c bool, the reference's mask at (y[k, i], x[k, j]).
+    ``y``: K×r int64 rows of each cell's pixels (a shorter span repeats its last row:
+    duplicate writes of the same value are harmless, and the arrays stay dense); ``x``: K×c
+    int64 columns; ``mask``: K×r×c bool, the reference's mask at (y[k, i], x[k, j]).
+
+    ``window``: the columns are ``x[k, 0] + arange(c)`` with c a power of two up to 8 or a
+    multiple of 8, running past a shorter cell into its right neighbour (those pixels are
+    evaluated exactly as well), so each row of a cell is painted as c-byte words. Otherwise
+    a shorter span repeats its last column and pixels are painted one by one.
     """
 
     y: npt.NDArray[np.int64]
     x: npt.NDArray[np.int64]
     mask: npt.NDArray[np.bool_]
+    window: bool
 
 
 @dataclass(frozen=True)
@@ -462,7 +348,7 @@ def _rectangles(plan: _Plan, sure: npt.NDArray[np.bool_]) -> npt.NDArray[np.int6
     first = np.flatnonzero(new)
     last = np.append(first[1:], row.size) - 1
     r0, c0 = plan.rk.start, plan.ck.start
-    return np.stack(
+    rects = np.stack(
         [
             plan.rows.start[r0 + row[first]],
             plan.rows.stop[r0 + row[last]],
@@ -471,6 +357,10 @@ def _rectangles(plan: _Plan, sure: npt.NDArray[np.bool_]) -> npt.NDArray[np.int6
         ],
         axis=1,
     )
+    # Top to bottom: the fills then walk memory forwards and mostly hit pages that the
+    # kernel has just zeroed (still in cache); painting at 48 MP measured ~7 % faster than in
+    # column order.
+    return rects[np.lexsort((rects[:, 2], rects[:, 0]))]
 
 
 def _above(value: np.ndarray, t: np.float32) -> npt.NDArray[np.bool_]:
@@ -486,61 +376,92 @@ def _above(value: np.ndarray, t: np.float32) -> npt.NDArray[np.bool_]:
     return value > mid
 
 
-def _band(plan: _Plan, x: np.ndarray, kr: np.ndarray, kc: np.ndarray, n_r: int, n_c: int) -> _Band:
+def _window(span: int) -> int:
+    """Columns evaluated per band cell row so that they can be painted as whole words."""
+    if span <= 8:
+        return 1 << (span - 1).bit_length()
+    return -(-span // 8) * 8
+
+
+def _band(plan: _Plan, kr: np.ndarray, kc: np.ndarray, n_r: int, n_c: int, window: bool) -> _Band:
     """Evaluate cells (kr, kc) (indices into the plan's cell slices) exactly.
 
-    ``x`` is the plane's first-stage rectangle; ``n_r``, ``n_c`` bound the cells' spans.
+    ``n_r``, ``n_c`` bound the cells' spans (with ``window``, ``n_c`` columns from each
+    cell's first, see ``_Band``).
     """
-    rows, cols = plan.rows, plan.cols
+    x, rows, cols = plan.x, plan.rows, plan.cols
     kr_all, kc_all = kr + plan.rk.start, kc + plan.ck.start
-    by = np.minimum(rows.start[kr_all][:, None] + np.arange(n_r), rows.stop[kr_all][:, None] - 1)
-    bx = np.minimum(cols.start[kc_all][:, None] + np.arange(n_c), cols.stop[kc_all][:, None] - 1)
+    # Pixel-major layout (span × K): numpy's inner loops then run over the K cells, not over a
+    # handful of pixels, which makes the arithmetic several times faster.
+    by = np.minimum(rows.start[kr_all] + np.arange(n_r)[:, None], rows.stop[kr_all] - 1)
+    bx = cols.start[kc_all] + np.arange(n_c)[:, None]
+    if not window:
+        bx = np.minimum(bx, cols.stop[kc_all] - 1)
     # Inner (width) pass on the cell's two first-stage rows, then the outer (height) pass:
     # the nesting of PyTorch's kernel, out = h0·(w0·x00 + w1·x01) + h1·(w0·x10 + w1·x11).
+    # Each pixel reads its own columns, so a window's pixels past the cell are exact too.
     j0, j1 = cols.i0[bx] - plan.c0, cols.i1[bx] - plan.c0
     w0, w1 = cols.w0[bx], cols.w1[bx]
-    top_row = (rows.cell[kr_all] - plan.p0)[:, None]
-    bottom_row = (rows.cell1[kr_all] - plan.p0)[:, None]
-    top = _lerp(w0, x[top_row, j0], w1, x[top_row, j1], plan.arith)
-    bottom = _lerp(w0, x[bottom_row, j0], w1, x[bottom_row, j1], plan.arith)
-    h0, h1 = rows.w0[by][:, :, None], rows.w1[by][:, :, None]
-    top, bottom = top[:, None, :], bottom[:, None, :]
+    flat_x, width = x.reshape(-1), x.shape[1]
+    top_row = (rows.cell[kr_all] - plan.p0) * width
+    bottom_row = (rows.cell1[kr_all] - plan.p0) * width
+    top = _lerp(w0, flat_x[top_row + j0], w1, flat_x[top_row + j1], plan.arith)
+    bottom = _lerp(w0, flat_x[bottom_row + j0], w1, flat_x[bottom_row + j1], plan.arith)
+    h0, h1 = rows.w0[by][:, None, :], rows.w1[by][:, None, :]
+    top, bottom = top[None], bottom[None]
     if plan.arith.lerp == "plain":
         mask = (h0 * top + h1 * bottom) > plan.t
     elif plan.arith.lerp == "fma0":
         mask = _above(h0.astype(np.float64) * top + h1 * bottom, plan.t)
     else:
         mask = _above(h1.astype(np.float64) * bottom + h0 * top, plan.t)
-    return _Band(y=by, x=bx, mask=mask)
+    # Back to cell-major (K×r×c), the layout the painting needs.
+    mask = np.ascontiguousarray(mask.transpose(2, 0, 1))
+    by, bx = by.T, bx.T
+    return _Band(y=by, x=bx, mask=mask, window=window)
 
 
-def _solve_plane(plan: _Plan, n: int) -> _PlaneResult | None:
-    """Classify the cells of plane ``n`` and evaluate its uncertain cells exactly.
+def _solve_plane(plan: _Plan) -> _PlaneResult | None:
+    """Classify the cells of a plane and evaluate its uncertain cells exactly.
 
     None when the uncertain band is too large for this to beat the reference chain.
     """
-    assert plan.x is not None
-    x = plan.x[n]
-    rows, cols = plan.rows, plan.cols
+    x, rows, cols = plan.x, plan.rows, plan.cols
     ri, ri1 = rows.cell[plan.rk] - plan.p0, rows.cell1[plan.rk] - plan.p0
     ci, ci1 = cols.cell[plan.ck] - plan.c0, cols.cell1[plan.ck] - plan.c0
 
     # A cell is live if any of its four values may be positive, sure if all four surely are.
     live = _pair_any(_pair_any(x > plan.lo, ri, ri1, 0), ci, ci1, 1)
     sure = ~_pair_any(_pair_any(x <= plan.hi, ri, ri1, 0), ci, ci1, 1)
-    kr, kc = np.nonzero(live & ~sure)
+    # 1-D nonzero: several times faster than the 2-D one.
+    kr, kc = np.divmod(np.flatnonzero(live & ~sure), live.shape[1])
     frame = (rows.stop[-1] - rows.start[0]) * (cols.stop[-1] - cols.start[0])
     if kr.size * rows.span_typical * cols.span_typical > _MAX_BAND_SHARE * frame:
         return None
 
-    # The border cells' spans are longer (clamped source coordinates); padding every cell to
-    # them would double the band's work, so they get their own pass.
-    long_r = rows.stop[kr + plan.rk.start] - rows.start[kr + plan.rk.start] > rows.span_typical
-    long_c = cols.stop[kc + plan.ck.start] - cols.start[kc + plan.ck.start] > cols.span_typical
-    long = long_r | long_c
-    bands = [_band(plan, x, kr[~long], kc[~long], rows.span_typical, cols.span_typical)]
-    if long.any():
-        bands.append(_band(plan, x, kr[long], kc[long], rows.span_max, cols.span_max))
+    # Most cells go through windows of the typical span, painted as words. The border cells'
+    # spans are longer (clamped source coordinates), and a window must stay inside the row
+    # and read first-stage columns inside the rectangle; those few cells get their own pass,
+    # padded to the longest span.
+    kr_all, kc_all = kr + plan.rk.start, kc + plan.ck.start
+    n_c = _window(cols.span_typical)
+    last = cols.start[kc_all] + (n_c - 1)  # a window's last column
+    fits = (rows.stop[kr_all] - rows.start[kr_all] <= rows.span_typical) & (
+        cols.stop[kc_all] - cols.start[kc_all] <= n_c
+    )
+    fits &= last < cols.n_out
+    fits[fits] = cols.i1[last[fits]] < plan.c0 + x.shape[1]
+    kr_fit, kc_fit = kr[fits], kc[fits]
+    # In chunks whose float64 temporaries stay cache-sized: one pass over a large object's
+    # whole band runs at memory speed instead.
+    chunk = max(1, _BAND_CHUNK // (rows.span_typical * n_c))
+    bands = [
+        _band(plan, kr_fit[i : i + chunk], kc_fit[i : i + chunk], rows.span_typical, n_c, True)
+        for i in range(0, kr_fit.size, chunk)
+    ]
+    if not fits.all():
+        rest = ~fits
+        bands.append(_band(plan, kr[rest], kc[rest], rows.span_max, cols.span_max, False))
     return _PlaneResult(rects=_rectangles(plan, sure), bands=bands)
 
 
@@ -549,17 +470,27 @@ def _paint(out: npt.NDArray[np.bool_], result: _PlaneResult) -> None:
     for y0, y1, x0, x1 in result.rects.tolist():
         out[y0:y1, x0:x1] = True
     flat = out.reshape(-1)  # a view
+    width = out.shape[1]
     for band in result.bands:
-        # Band pixels belong to no rectangle, so writing the False ones too is safe, and
-        # cheaper than selecting the True ones.
-        flat[band.y[:, :, None] * out.shape[1] + band.x[:, None, :]] = band.mask
+        # Band pixels belong to no rectangle or carry the same value, so writing the False
+        # ones too is safe, and cheaper than selecting the True ones.
+        if not band.window:
+            flat[band.y[:, :, None] * width + band.x[:, None, :]] = band.mask
+            continue
+        # A window row as c-byte words: an (unaligned) word view of the bytes at every offset.
+        size = min(band.x.shape[1], 8)
+        dtype = np.dtype(f"u{size}")
+        words = np.ndarray((flat.size - size + 1,), dtype=dtype, buffer=flat, strides=(1,))
+        start = band.y * width + band.x[:, :1]  # K×r
+        offsets = np.arange(0, band.x.shape[1], size)
+        words[start[:, :, None] + offsets] = band.mask.view(dtype)
 
 
 def _true_pixels(result: _PlaneResult) -> tuple[np.ndarray, np.ndarray]:
     """(ys, xs) int64 of the True band pixels of a plane (possibly repeated)."""
     ys, xs = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
     for band in result.bands:
-        k, r, c = np.nonzero(band.mask)
+        k, r, c = np.unravel_index(np.flatnonzero(band.mask), band.mask.shape)
         ys.append(band.y[k, r])
         xs.append(band.x[k, c])
     return np.concatenate(ys), np.concatenate(xs)
@@ -608,15 +539,15 @@ def masks_from_low_res(
     out = np.zeros((b, c, h, w), dtype=bool)
     if b * c == 0:
         return out
-    plan = _plan(
+    plans = _plan(
         low_res.reshape(b * c, LOW_RES, LOW_RES), input_size, original_size, threshold, arith
     )
-    if plan.x is None:
-        return out
     planes = out.reshape(b * c, h, w)
     flat_low = low_res.reshape(b * c, 1, LOW_RES, LOW_RES)
-    for n in range(b * c):
-        result = _solve_plane(plan, n)
+    for n, plan in enumerate(plans):
+        if plan is None:
+            continue
+        result = _solve_plane(plan)
         if result is None:
             planes[n] = _reference_masks(flat_low[n : n + 1], input_size, original_size, threshold)[
                 0, 0
@@ -650,10 +581,10 @@ def best_mask_crop(
         return _crop_to_box(
             _reference_masks(low_res[None, None], input_size, original_size, threshold)[0, 0]
         )
-    plan = _plan(low_res[None], input_size, original_size, threshold, arith)
-    if plan.x is None:
+    plan = _plan(low_res[None], input_size, original_size, threshold, arith)[0]
+    if plan is None:
         return np.zeros((0, 0), dtype=bool), (0, 0)
-    result = _solve_plane(plan, 0)
+    result = _solve_plane(plan)
     if result is None:
         return _crop_to_box(
             _reference_masks(low_res[None, None], input_size, original_size, threshold)[0, 0]

@@ -86,6 +86,15 @@ def thin_lines() -> torch.Tensor:
     return x
 
 
+def large_object() -> torch.Tensor:
+    """A rounded rectangle covering most of a 4:3 image (low-res rows < 192), with noise."""
+    g = torch.Generator().manual_seed(4)
+    yy, xx = torch.meshgrid(torch.arange(256.0), torch.arange(256.0), indexing="ij")
+    radius = (((yy + 0.5 - 96) / 96) ** 4 + ((xx + 0.5 - 128) / 128) ** 4) ** 0.25
+    field = 20 * (0.9 - radius) + torch.randn(256, 256, generator=g) * 0.3
+    return field.clamp(-20, 20)[None, None]
+
+
 def checkerboard(period: int) -> torch.Tensor:
     yy, xx = torch.meshgrid(torch.arange(256), torch.arange(256), indexing="ij")
     return (((yy // period + xx // period) % 2) * 2.0 - 1.0)[None, None] * 7.0
@@ -97,6 +106,7 @@ FIELDS = {
     "noise": lambda: noise(1),
     "disc": disc,
     "thin_lines": thin_lines,
+    "large_object": large_object,
     "checker1": lambda: checkerboard(1),
     "checker5": lambda: checkerboard(5),
     "all_positive": lambda: torch.rand(1, 1, 256, 256) + 0.5,
@@ -146,6 +156,15 @@ def test_twelve_megapixels() -> None:
     original = (3000, 4000)
     mask = masks_from_low_res(low, (768, 1024), original)
     assert assert_matches(mask, reference_chain(low, (768, 1024), original)) == 0
+
+
+def test_cells_wider_than_eight_pixels() -> None:
+    """Second-stage cells of more than 8 pixels: band rows are painted as several words."""
+    low = torch.cat([blobs(31), thin_lines(), large_object()], dim=1)
+    original = (1200, 9000)  # input 137×1024: cells about 8.8 pixels wide and tall
+    input_size = input_size_for(original)
+    mask = masks_from_low_res(low, input_size, original)
+    assert assert_matches(mask, reference_chain(low, input_size, original)) == 0
 
 
 @pytest.mark.parametrize("field", sorted(FIELDS))
@@ -229,7 +248,9 @@ def test_unrecognised_arithmetic_falls_back(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_emulated_resize_is_bitwise_pytorch() -> None:
     """The detected arithmetic reproduces F.interpolate on shapes the probe did not see."""
-    arith = postprocess._arithmetic()
+    from samdesk.sam import bilinear_emulation
+
+    arith = bilinear_emulation.detect_arithmetic()
     if arith is None:
         pytest.skip("this PyTorch build rounds in a way the emulation does not know")
     rng = np.random.default_rng(5)
@@ -238,7 +259,7 @@ def test_emulated_resize_is_bitwise_pytorch() -> None:
         out = (int(rng.integers(60, 700)), int(rng.integers(70, 700)))
         x = (rng.standard_normal((h, w)) * 10).astype(np.float32)
         ref = F.interpolate(torch.from_numpy(x)[None, None], out, mode="bilinear")[0, 0]
-        assert np.array_equal(postprocess._emulate_resize(x, out, arith), ref.numpy())
+        assert np.array_equal(bilinear_emulation.emulate_resize(x, out, arith), ref.numpy())
 
 
 def test_rejects_bad_shapes() -> None:
