@@ -20,7 +20,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
-from samdesk.core.document import AnnotationObject, ImageRecord, LabelClass, ObjectSource
+from samdesk.core.document import AnnotationObject, ImageRecord, LabelClass, ObjectSource, Region
+from samdesk.ui.accepting import Conversion, RegionConverter
 from samdesk.ui.commands import (
     AddObjectCommand,
     RemoveObjectCommand,
@@ -29,18 +30,17 @@ from samdesk.ui.commands import (
     set_hidden,
 )
 from samdesk.ui.engine_bridge import EngineBridge, now
+from samdesk.ui.strokes import BrushStrokesMixin
 from samdesk.ui.tools.draft import Draft, candidates_from, draft_prompt_record, draft_region
 from samdesk.ui.tools.masks import (
     MaskCrop,
-    crop_to_region,
     low_res_logits,
-    paint_segment,
     polygon_options,
     region_crop,
 )
 
 
-class Annotator(QObject):
+class Annotator(BrushStrokesMixin, QObject):
     """Signals:
     draft_changed(): the object being built (or the hover preview) changed.
     document_changed(object): an ImageRecord's objects changed (after a command).
@@ -85,6 +85,9 @@ class Annotator(QObject):
         self._stroke: dict[str, Any] | None = None
         self.stroke_dirty: tuple[int, int, int, int] | None = None
         """While ``draft_changed`` is emitted for a brush dab painted in place: its rect."""
+        self.converter = RegionConverter(self)
+        self.converter.finished.connect(self._on_converted)
+        self.converter.failed.connect(self.message)
         engine.decoded.connect(self._on_decoded)
         engine.decode_failed.connect(self._on_decode_failed)
         engine.embedding_ready.connect(self._on_embedding_ready)
@@ -92,6 +95,7 @@ class Annotator(QObject):
     # ----- project and image ---------------------------------------------------------------
     def set_project(self, store: Any) -> None:
         """A project was opened: forget the previous one's stacks and drafts."""
+        self.converter.cancel()  # its stack goes
         for stack in self._stacks.values():
             stack.indexChanged.disconnect(self._on_index_changed)
             self.undo_group.removeStack(stack)
@@ -163,6 +167,7 @@ class Annotator(QObject):
         SAM's answers (its low-res logits are the old model's). True: a draft was dropped."""
         draft = self.draft
         lost = draft is not None and (draft.has_prompt or draft.state.logits is not None)
+        lost = lost and not self._frozen(quiet=True)  # being accepted: its mask is final
         self.draft = None if lost else draft
         self.hover = self._pending = self._hover_next = None
         self._needs_decode = self._accept_when_ready = False
@@ -260,30 +265,62 @@ class Annotator(QObject):
         """Turn the draft into an object of the current class (or the refined object).
 
         Pressed while the answer to the draft's last prompt is still coming (a fast
-        Enter after a click), the draft is accepted as soon as that answer is shown.
+        Enter after a click), the draft is accepted as soon as that answer is shown. A mask
+        slow to trace is converted in the background (``converter``): the draft is frozen
+        until the object is added (input on it is ignored) and Escape cancels.
         """
-        draft, record = self.draft, self.record
-        if draft is None or record is None:
+        draft, record, stack = self.draft, self.record, self.stack
+        if draft is None or record is None or stack is None or self._frozen():
             return False
         if self._pending is not None and self._pending_kind != "hover":
             self._accept_when_ready = True
             return True
-        region = draft_region(draft, *polygon_options(self.store))
-        if region.is_empty:
-            self.message.emit("Nothing to accept: the object is empty")
-            return False
         prompt = draft_prompt_record(draft)
-        old = None
-        if draft.target_id is not None:
-            old = next((o for o in record.objects if o.id == draft.target_id), None)
-        self._finish_draft()
-        if old is not None:
-            new = replace(old, class_id=draft.class_id, region=region, prompt=prompt or old.prompt)
-            self.push(ReplaceObjectCommand(record, new, self._changed, "Refine object"))
-        else:
+
+        def build(region: Region) -> Any:  # on the GUI thread, right before the push
+            if region.is_empty:
+                self.message.emit("Nothing to accept: the object is empty")
+                return None
+            old = None
+            if draft.target_id is not None:
+                old = next((o for o in record.objects if o.id == draft.target_id), None)
+            if self.draft is draft:
+                self._finish_draft()
+            if old is not None:
+                new = replace(
+                    old, class_id=draft.class_id, region=region, prompt=prompt or old.prompt
+                )
+                return ReplaceObjectCommand(record, new, self._changed, "Refine object")
             obj = AnnotationObject(draft.class_id, region, draft.state.source, prompt=prompt)
-            self.push(AddObjectCommand(record, obj, self._changed))
+            return AddObjectCommand(record, obj, self._changed)
+
+        if draft.polygon:  # a drawn polygon: nothing to trace
+            command = build(draft_region(draft, *polygon_options(self.store)))
+            if command is not None:
+                stack.push(command)
+            return command is not None
+        return self._convert(Conversion(draft.mask, stack, build, draft=draft))
+
+    def _convert(self, conversion: Conversion) -> bool:
+        pushed = self.converter.run(conversion, *polygon_options(self.store))
+        if pushed is None:
+            self.message.emit("Converting the mask to polygons… (Escape cancels)")
+            return True
+        return pushed
+
+    def _frozen(self, quiet: bool = False) -> bool:
+        """A mask of this image converts: its draft and objects wait (input is ignored)."""
+        current = self.converter.current
+        if current is None or current.stack is not self.stack:
+            return False
+        if not quiet:
+            self.message.emit("Still converting the object… (Escape cancels)")
         return True
+
+    def _on_converted(self, conversion: Conversion, pushed: bool) -> None:
+        if pushed and conversion.stack is not self.stack:
+            self.message.emit(f"Object saved to {conversion.stack.property('image_path')}")
+        self.draft_changed.emit()  # a stroke's preview ends
 
     def _finish_draft(self) -> None:
         self.draft = None
@@ -293,8 +330,16 @@ class Annotator(QObject):
         self.draft_changed.emit()
 
     def discard(self) -> None:
-        """Escape: drop the draft; with no draft, clear the selection."""
-        if self.draft is not None or self.hover is not None:
+        """Escape: drop the draft; with no draft, clear the selection.
+
+        While the object is converting, Escape cancels that (nothing is added) and the
+        draft is editable again; a brush stroke on an object is dropped.
+        """
+        if self._frozen(quiet=True):
+            self.converter.cancel()
+            self.message.emit("Accept cancelled")
+            self.draft_changed.emit()
+        elif self.draft is not None or self.hover is not None:
             self.draft = None
             self.hover = None
             self._pending = None
@@ -307,7 +352,7 @@ class Annotator(QObject):
     def remove_last(self) -> bool:
         """Backspace: take back the draft's last step (point, box, stroke, vertex)."""
         draft = self.draft
-        if draft is None:
+        if draft is None or self._frozen():
             return False
         if not draft.back() or draft.is_empty:
             self.draft = None
@@ -316,7 +361,7 @@ class Annotator(QObject):
         return True
 
     def delete_selected(self) -> None:
-        if self.selected_object() is not None:
+        if self.selected_object() is not None and not self._frozen():
             self.push(RemoveObjectCommand(self.record, self.selected_id, self._changed))
 
     def toggle_selected_hidden(self) -> None:
@@ -349,7 +394,7 @@ class Annotator(QObject):
 
     def add_point(self, x: float, y: float, positive: bool) -> None:
         """A click of a SAM tool: a point of the object being built."""
-        if not self.sam_available or self.record is None:
+        if not self.sam_available or self.record is None or self._frozen():
             return
         draft = self._new_draft()
         draft.step(points=(*draft.points, (x, y)), labels=(*draft.labels, int(positive)))
@@ -358,7 +403,7 @@ class Annotator(QObject):
 
     def set_box(self, box: tuple[float, float, float, float]) -> None:
         """A box drawn with the SAM box tool (XYXY image pixels)."""
-        if not self.sam_available or self.record is None:
+        if not self.sam_available or self.record is None or self._frozen():
             return
         x0, y0, x1, y1 = box
         box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
@@ -369,7 +414,7 @@ class Annotator(QObject):
 
     def refine_with_sam(self) -> None:
         """Feed the draft's (edited) mask back to SAM as its mask prompt, with its prompts."""
-        if not self.sam_available or self.record is None:
+        if not self.sam_available or self.record is None or self._frozen():
             return
         if self.draft is None and self.selected_object() is None:
             return
@@ -435,7 +480,7 @@ class Annotator(QObject):
         from samdesk.engine import Prompt
 
         draft = self.draft
-        if draft is None:
+        if draft is None or self._frozen():
             return
         if draft.candidates:
             draft.candidate_index = (draft.candidate_index + 1) % len(draft.candidates)
@@ -496,84 +541,9 @@ class Annotator(QObject):
         self._accept_when_ready = False
         self.message.emit(f"SAM: {message}")
 
-    # ----- brush strokes ---------------------------------------------------------------------
-    def begin_stroke(self, x: float, y: float, value: bool) -> None:
-        """Brush (value True) or eraser (False) pressed at (x, y)."""
-        if self.record is None:
-            return
-        obj = self.selected_object() if self.draft is None else None
-        if obj is not None:
-            base = region_crop(obj.region)  # a fresh array: the stroke paints into it
-            self._stroke = {"object": obj, "crop": base, "last": (x, y), "value": value}
-        else:
-            if self.draft is None:
-                if not value:
-                    return  # erasing nothing
-                self.draft = Draft(self.class_id if self.class_id is not None else 0)
-                self.draft.update(source=ObjectSource.BRUSH)
-                self.hover = None
-            # The stroke paints into its own copy: the step before it keeps the old mask
-            # (Backspace), and an edited mask is no longer SAM's own answer (no logits).
-            own = MaskCrop(self.draft.mask.mask.copy(), self.draft.mask.offset)
-            self.draft.step(mask=own, logits=None)
-            self._stroke = {"object": None, "crop": own, "last": (x, y), "value": value}
-        self.stroke_to(x, y)
-
-    def stroke_to(self, x: float, y: float) -> None:
-        stroke = self._stroke
-        if stroke is None:
-            return
-        crop, changed = paint_segment(
-            stroke["crop"],
-            stroke["last"],
-            (x, y),
-            self.brush_radius,
-            stroke["value"],
-            self.image_size(),
-        )
-        if crop is stroke["crop"]:
-            self.stroke_dirty = changed  # painted in place: the overlay redoes this rect
-        stroke["crop"], stroke["last"] = crop, (x, y)
-        if stroke["object"] is None and self.draft is not None:
-            self.draft.update(mask=crop)
-        self.draft_changed.emit()
-        self.stroke_dirty = None
-
-    @property
-    def stroke_preview(self) -> tuple[str, MaskCrop] | None:
-        """(object id, mask) while a stroke edits an existing object."""
-        s = self._stroke
-        if s is None or s["object"] is None:
-            return None
-        return s["object"].id, s["crop"]
-
-    def end_stroke(self) -> None:
-        """Mouse released: an edit of an existing object becomes one undo command."""
-        stroke, self._stroke = self._stroke, None
-        if stroke is None:
-            return
-        obj = stroke["object"]
-        if obj is not None:
-            region = crop_to_region(stroke["crop"].tight(), *polygon_options(self.store))
-            if region.is_empty:
-                self.push(RemoveObjectCommand(self.record, obj.id, self._changed))
-            else:
-                new = AnnotationObject(
-                    obj.class_id, region, obj.source, obj.id, obj.prompt, obj.hidden
-                )
-                self.push(ReplaceObjectCommand(self.record, new, self._changed, "Brush stroke"))
-        elif self.draft is not None:
-            self.draft.update(mask=self.draft.mask.tight())
-        self.draft_changed.emit()
-
-    def resize_brush(self, factor: float) -> None:
-        self.brush_radius = float(min(500.0, max(1.0, self.brush_radius * factor)))
-        self.message.emit(f"Brush size {self.brush_radius * 2:.0f} px")
-        self.draft_changed.emit()
-
     # ----- polygon drawing -------------------------------------------------------------------
     def add_polygon_vertex(self, x: float, y: float) -> None:
-        if self.record is None:
+        if self.record is None or self._frozen():
             return
         if self.draft is None or not self.draft.polygon:
             if self.draft is not None and not self.draft.is_empty:

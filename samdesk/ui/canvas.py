@@ -147,6 +147,7 @@ class CanvasView(QGraphicsView):
         self._space_panned = False
         self.tool: Tool | None = None
         self.tool_waiting = False
+        self.busy = False  # an accepted object is being converted: a busy cursor for all tools
         # Work in progress above the objects: hover preview, draft mask, prompts/handles.
         self.hover_item = MaskOverlayItem(z=900)
         self.draft_item = MaskOverlayItem(z=910)
@@ -272,12 +273,17 @@ class CanvasView(QGraphicsView):
         self.tool_waiting = waiting
         self.update_cursor()
 
+    def set_busy(self, busy: bool) -> None:
+        """An accepted mask converts in the background: a busy cursor whatever the tool."""
+        self.busy = busy
+        self.update_cursor()
+
     def update_cursor(self) -> None:
         if self._panning_from is not None:
             return
         if self.tool is None:
             self.viewport().unsetCursor()
-        elif self.tool.needs_sam and self.tool_waiting:
+        elif self.busy or (self.tool.needs_sam and self.tool_waiting):
             self.viewport().setCursor(Qt.CursorShape.BusyCursor)
         else:
             self.viewport().setCursor(self.tool.cursor)

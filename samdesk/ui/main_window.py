@@ -241,6 +241,7 @@ class MainWindow(QMainWindow):
         a.selection_changed.connect(lambda _id: show_work(self.canvas, a))
         a.saved.connect(self.image_list.model.update_row)
         a.waiting_changed.connect(self.canvas.set_tool_waiting)
+        a.converter.busy_changed.connect(self.canvas.set_busy)
         a.click_latency.connect(lambda ms: self._latency_label.setText(f"last click {ms:.0f} ms"))
         a.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         a.undo_group.cleanChanged.connect(lambda clean: self.setWindowModified(not clean))
@@ -365,6 +366,7 @@ class MainWindow(QMainWindow):
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())
         self.controller.shutdown()
+        self.annotator.converter.shutdown()  # joins a conversion still running (seconds at most)
         if not self.engine.shutdown(timeout=self.shutdown_timeout):
             log.info("quitting while an encode finishes; it is abandoned (only a cache entry)")
         super().closeEvent(event)

@@ -84,7 +84,7 @@ def _open_window(qtbot, project: Path, checkpoint: Path | None):
 
 def _close(window) -> None:
     window.close()
-    names = ("samdesk-encoder", "samdesk-decoder", "image-loader")
+    names = ("samdesk-encoder", "samdesk-decoder", "image-loader", "samdesk-polygon")
     left = [t.name for t in threading.enumerate() if t.name.startswith(names)]
     assert not left, f"threads left running: {left}"
 
@@ -106,6 +106,12 @@ def manual_window(qtbot, project: Path) -> Iterator:
     window.canvas.setFocus()
     yield window
     _close(window)
+
+
+def wait_converted(qtbot, annotator) -> None:
+    """Wait until an accepted mask is traced: fragmented masks (the random-weight model's)
+    are converted in the background, clean ones at once."""
+    qtbot.waitUntil(lambda: not annotator.converter.busy, timeout=WAIT_MS)
 
 
 def view_pos(canvas, x: float, y: float) -> QPoint:

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from samdesk.core.document import ObjectSource
 from samdesk.core.geometry import region_area
-from tests.ui.conftest import WAIT_MS, _close, _open_window, click, view_pos
+from tests.ui.conftest import WAIT_MS, _close, _open_window, click, view_pos, wait_converted
 
 
 def _use(window, name: str) -> None:
@@ -45,6 +45,7 @@ def test_brush_then_refine_with_sam(qtbot, window):
     qtbot.keyClick(canvas, Qt.Key.Key_Backspace)
     assert annotator.draft.mask is painted
     qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    wait_converted(qtbot, annotator)
     (obj,) = annotator.record.objects
     assert obj.source == ObjectSource.BRUSH and region_area(obj.region) > 500
     # The eraser on the selected object is one undo step.
@@ -114,6 +115,7 @@ def test_visibility_and_opacity(qtbot, manual_window):
     for x, y in ((40, 40), (140, 40), (140, 120)):
         click(qtbot, canvas, x, y)
     qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    wait_converted(qtbot, annotator)
     (obj,) = annotator.record.objects
     item = canvas.object_item(obj.id)
     assert item.isVisible()
@@ -189,6 +191,7 @@ def test_accepted_mask_matches_region(qtbot, window):
         click(qtbot, canvas, 110, 90)
     crop = annotator.draft.mask
     qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    wait_converted(qtbot, annotator)
     region = annotator.record.objects[0].region
     # The document gets the mask's outline from geometry.mask_to_region (crop + offset).
     from samdesk.core.document import PolygonOptions

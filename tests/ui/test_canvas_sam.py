@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
-from tests.ui.conftest import WAIT_MS, click, view_pos
+from tests.ui.conftest import WAIT_MS, click, view_pos, wait_converted
 
 
 def test_live_preview_is_latest_wins(qtbot, window, monkeypatch):
@@ -39,6 +39,7 @@ def test_refine_selected_object_with_points(qtbot, window):
     for x, y in ((60, 50), (160, 50), (160, 130), (60, 130)):
         click(qtbot, canvas, x, y)
     qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    wait_converted(qtbot, annotator)
     (obj,) = annotator.record.objects
     annotator.select(obj.id)
     window.tool_actions["SAM Points"].trigger()
@@ -49,6 +50,7 @@ def test_refine_selected_object_with_points(qtbot, window):
     assert annotator.draft.target_id == obj.id
     assert not canvas.object_item(obj.id).isVisible()  # the draft is drawn in its place
     qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    wait_converted(qtbot, annotator)
     (refined,) = annotator.record.objects
     assert refined.id == obj.id and refined.region != obj.region
     assert annotator.stack.undoText() == "Refine object"
@@ -62,6 +64,7 @@ def test_one_undo_stack_per_image(qtbot, window):
     for x, y in ((20, 20), (80, 20), (80, 80)):
         click(qtbot, canvas, x, y)
     qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    wait_converted(qtbot, annotator)
     first = annotator.record
     assert len(first.objects) == 1
     with qtbot.waitSignal(window.controller.image_shown, timeout=WAIT_MS):

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 
 from samdesk.core.document import ObjectSource
 from samdesk.io.project import ProjectStore
-from tests.ui.conftest import WAIT_MS, click, view_pos
+from tests.ui.conftest import WAIT_MS, click, view_pos, wait_converted
 
 
 def _decoded(qtbot, window):
@@ -38,6 +38,7 @@ def test_click_preview_accept_undo_redo(qtbot, window, project):
     assert "ms" in window._latency_label.text()
     # Accept (Enter) → an object of the current class, saved on disk.
     qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    wait_converted(qtbot, annotator)
     assert annotator.draft is None and len(record.objects) == 1
     obj = record.objects[0]
     assert obj.class_id == 1 and obj.source == ObjectSource.SAM and obj.prompt["labels"] == [1]
@@ -102,6 +103,7 @@ def test_box_then_point(qtbot, window):
         click(qtbot, canvas, 100, 80)
     assert _near(annotator.draft.points, [(100, 80)]) and annotator.draft.box is not None
     qtbot.keyClick(canvas, Qt.Key.Key_Space)
+    wait_converted(qtbot, annotator)
     assert len(annotator.record.objects) == 1
     assert annotator.record.objects[0].prompt["box"] is not None
 
@@ -136,6 +138,7 @@ def test_number_key_picks_class_and_changes_selected(qtbot, window):
     with _decoded(qtbot, window):
         click(qtbot, canvas, 110, 90)
     qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    wait_converted(qtbot, annotator)
     obj = annotator.record.objects[0]
     assert obj.class_id == 2
     # Select it, then 3 changes its class (one undo step).
@@ -176,6 +179,7 @@ def test_enter_right_after_click_accepts_the_answer(qtbot, window):
     with _decoded(qtbot, window):
         click(qtbot, canvas, 110, 90)
         qtbot.keyClick(canvas, Qt.Key.Key_Return)  # faster than the decoder
+    wait_converted(qtbot, annotator)
     assert annotator.draft is None and len(annotator.record.objects) == 1
 
 
@@ -196,4 +200,5 @@ def test_space_drag_pans_without_accepting(qtbot, manual_window):
     assert (after - before).manhattanLength() > 5
     assert annotator.record.objects == [] and len(annotator.draft.polygon) == 3
     qtbot.keyClick(canvas, Qt.Key.Key_Space)  # Space alone accepts
+    wait_converted(qtbot, annotator)
     assert len(annotator.record.objects) == 1

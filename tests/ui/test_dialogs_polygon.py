@@ -6,7 +6,7 @@ import yaml
 from PySide6.QtCore import Qt
 
 from samdesk.core.geometry import mask_to_region
-from tests.ui.conftest import WAIT_MS, click
+from tests.ui.conftest import WAIT_MS, click, wait_converted
 
 
 def test_polygon_settings_are_saved_and_used_on_accept(qtbot, window) -> None:
@@ -28,6 +28,7 @@ def test_polygon_settings_are_saved_and_used_on_accept(qtbot, window) -> None:
         click(qtbot, canvas, 110, 90)
     crop = annotator.draft.mask
     qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    wait_converted(qtbot, annotator)
     region = annotator.record.objects[-1].region
     # Tolerance 0 and no minimum area: the outline is the mask's exact pixel edges.
     assert region == mask_to_region(crop.mask, tolerance=0.0, min_area=0.0, offset=crop.offset)

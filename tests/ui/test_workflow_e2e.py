@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from samdesk.core.document import ObjectSource, ReviewState
 from samdesk.io.project import ProjectStore
 from tests.conftest import REPO_ROOT
-from tests.ui.conftest import WAIT_MS, click
+from tests.ui.conftest import WAIT_MS, click, wait_converted
 from tests.ui.workflow_support import isolated_settings  # noqa: F401
 
 
@@ -62,6 +62,7 @@ def test_new_project_annotate_done_export(qtbot, tmp_path, checkpoint, monkeypat
         with qtbot.waitSignal(window.engine.decoded, timeout=WAIT_MS):
             click(qtbot, canvas, x, y)
         qtbot.keyClick(canvas, Qt.Key.Key_Return)
+        wait_converted(qtbot, window.annotator)
     assert len(record.objects) == 2
     assert all(o.source is ObjectSource.SAM and o.class_id == class_id for o in record.objects)
     assert flow.objects_panel.model.rowCount() == 2
