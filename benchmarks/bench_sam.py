@@ -32,7 +32,7 @@ from samdesk.sam.image_encoder import (
     get_rel_pos,
     windowed_rel_pos_attention,
 )
-from samdesk.sam.predictor import best_mask_crop, masks_from_low_res
+from samdesk.sam.postprocess import best_mask_crop, masks_from_low_res
 
 VITS = {
     "vit_b": (768, 12, 12, (2, 5, 8, 11)),

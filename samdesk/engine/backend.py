@@ -96,24 +96,14 @@ class EncoderBackend(Protocol):
 def default_read_image(
     path: str | os.PathLike[str], *, allow_large: bool = False
 ) -> npt.NDArray[np.uint8]:
-    """HxWx3 uint8 RGB, upright (EXIF orientation applied).
+    """HxWx3 uint8 RGB, upright (EXIF orientation applied): ``samdesk.core.images.read_image``.
 
-    Uses ``samdesk.core.images.read_image`` (which raises ImageReadError /
-    ImageTooLargeError with user-readable messages; ``allow_large`` lifts the pixel limit
-    for a file the user trusts); falls back to Pillow while that module is not part of
-    the build.
+    It raises ImageReadError / ImageTooLargeError with user-readable messages;
+    ``allow_large`` lifts the pixel limit for a file the user trusts.
     """
-    try:
-        from samdesk.core.images import read_image
-    except ImportError:
-        read_image = None
-    if read_image is not None:
-        return read_image(path, allow_large=allow_large)
-    from PIL import Image, ImageOps
+    from samdesk.core.images import read_image
 
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return read_image(path, allow_large=allow_large)
 
 
 class SamBackend:
@@ -122,8 +112,10 @@ class SamBackend:
     Args:
         checkpoint: SAM / MobileSAM checkpoint file.
         device: "cuda", "mps", "cpu" or None for the best available (``select_device``).
-        encoder_dtype: optional reduced precision for the image encoder on an accelerator
-            (part of the model key: its embeddings differ from fp32 ones).
+        encoder_dtype: optional reduced precision for the image encoder on an accelerator,
+            a torch dtype or its name ("bfloat16", "float16") — a name lets callers on the
+            GUI thread stay free of torch (part of the model key: its embeddings differ from
+            fp32 ones).
     """
 
     def __init__(
@@ -155,9 +147,12 @@ class SamBackend:
 
     def load(self) -> None:
         load_model, predictor_cls = _sam_api()
-        self._model = load_model(
-            self.checkpoint, device=self._device_pref, encoder_dtype=self._encoder_dtype
-        )
+        dtype = self._encoder_dtype
+        if isinstance(dtype, str):
+            import torch
+
+            dtype = getattr(torch, dtype)
+        self._model = load_model(self.checkpoint, device=self._device_pref, encoder_dtype=dtype)
         self.device = self._model.device.type
         self._encode_predictor = predictor_cls(self._model)
         with contextlib.suppress(AttributeError):  # describe() is informative only

@@ -94,34 +94,22 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from samdesk.core.document import ReviewState
-    from samdesk.io.coco import export_coco
+    from samdesk.io.export import ExportOptions, export_project
     from samdesk.io.project import ProjectStore
-    from samdesk.io.yolo import export_yolo
 
     if not 0.0 <= args.val_fraction < 1.0:
         raise _CliError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
     store = ProjectStore.open(args.export_project)
-    images = []
-    for index, record in enumerate(store.project.images):
-        if args.only_done and record.state is not ReviewState.DONE:
-            continue
-        images.append(store.load_image_annotations(index))
-    if args.export_format == "coco":
-        report = export_coco(
-            store.project, images, args.out, segmentation=args.segmentation, project_dir=store.root
-        )
-    else:
-        report = export_yolo(
-            store.project,
-            images,
-            args.out,
-            project_dir=store.root,
-            task="segment" if args.export_format == "yolo-seg" else "detect",
-            val_fraction=args.val_fraction,
-            seed=args.seed,
-            overwrite=args.overwrite,
-        )
+    options = ExportOptions(
+        format=args.export_format,
+        out=Path(args.out),
+        segmentation=args.segmentation,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        only_done=args.only_done,
+        overwrite=args.overwrite,
+    )
+    report = export_project(store, options)
     print(report.summary())
     for warning in store.warnings:
         print(f"  warning: {warning}")

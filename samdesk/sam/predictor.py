@@ -7,19 +7,21 @@ already transformed to the 1024-long-side input frame (``predictor.transform``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
 import torch
-import torch.nn.functional as F
 
+from samdesk.sam.postprocess import (
+    LOW_RES,
+    best_mask_crop,
+    masks_from_low_res,
+    upscale_logits,
+)
 from samdesk.sam.sam import Sam
 from samdesk.sam.transforms import ResizeLongestSide
 
-LOW_RES = 256
 EMBEDDING_SHAPE = (256, 64, 64)
 
 
@@ -42,66 +44,6 @@ class BestMask:
     low_res_logits: npt.NDArray[np.float32]
     index: int
     scores: npt.NDArray[np.float32] = field(repr=False)
-
-
-def _postprocess_module() -> ModuleType | None:
-    """The shared post-processing module, or None while it does not exist yet."""
-    try:
-        from samdesk.sam import postprocess
-    except ImportError:
-        return None
-    return postprocess
-
-
-def _fallback_upscale(
-    low_res: torch.Tensor, input_size: tuple[int, int], original_size: tuple[int, int]
-) -> torch.Tensor:
-    masks = F.interpolate(low_res, (1024, 1024), mode="bilinear", align_corners=False)
-    masks = masks[..., : input_size[0], : input_size[1]]
-    return F.interpolate(masks, original_size, mode="bilinear", align_corners=False)
-
-
-def upscale_logits(
-    low_res: torch.Tensor, input_size: tuple[int, int], original_size: tuple[int, int]
-) -> torch.Tensor:
-    """B×C×256×256 logits → B×C×H×W logits through the official interpolation chain."""
-    module = _postprocess_module()
-    fn: Callable[..., torch.Tensor] = (
-        module.upscale_logits if module is not None else _fallback_upscale
-    )
-    return fn(low_res, input_size, original_size)
-
-
-def masks_from_low_res(
-    low_res: torch.Tensor,
-    input_size: tuple[int, int],
-    original_size: tuple[int, int],
-    threshold: float = 0.0,
-) -> npt.NDArray[np.bool_]:
-    """B×C×256×256 logits → B×C×H×W bool masks (same pixels as upscaled logits > threshold)."""
-    module = _postprocess_module()
-    if module is not None:
-        return module.masks_from_low_res(low_res, input_size, original_size, threshold)
-    return (_fallback_upscale(low_res, input_size, original_size) > threshold).cpu().numpy()
-
-
-def best_mask_crop(
-    low_res: torch.Tensor,
-    input_size: tuple[int, int],
-    original_size: tuple[int, int],
-    threshold: float = 0.0,
-) -> tuple[npt.NDArray[np.bool_], tuple[int, int]]:
-    """256×256 logits → (full-size mask cropped to its bounding box, (x0, y0))."""
-    module = _postprocess_module()
-    if module is not None:
-        return module.best_mask_crop(low_res, input_size, original_size, threshold)
-    full = masks_from_low_res(low_res[None, None], input_size, original_size, threshold)[0, 0]
-    rows = np.flatnonzero(full.any(axis=1))
-    if rows.size == 0:
-        return np.zeros((0, 0), dtype=bool), (0, 0)
-    cols = np.flatnonzero(full.any(axis=0))
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    return full[y0:y1, x0:x1].copy(), (int(x0), int(y0))
 
 
 class Predictor:

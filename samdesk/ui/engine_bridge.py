@@ -26,25 +26,22 @@ from PySide6.QtCore import QObject, Signal
 from samdesk.ui.bridge import CallbackBridge, FutureBridge
 
 
-def _default_cache_dir() -> Path | None:
-    try:
-        from samdesk.models import user_cache_dir
-    except ImportError:  # the models layer is optional for the canvas
-        return None
+def _default_cache_dir() -> Path:
+    from samdesk.models import user_cache_dir
+
     return Path(user_cache_dir()) / "embeddings"
 
 
-def _encoder_dtype(precision: str, device: str | None) -> Any:
-    """torch dtype of the image encoder for "bf16"/"fp16" (applied on a GPU only), or None.
+def _encoder_dtype(precision: str, device: str | None) -> str | None:
+    """Name of the image encoder's torch dtype for "bf16"/"fp16" (a GPU only), or None.
 
-    ``load_model`` ignores a reduced precision on the CPU, so asking for it is harmless
-    when the device turns out to be the CPU.
+    A name, not a torch dtype: the engine resolves it on its worker, so the GUI thread never
+    imports torch. ``load_model`` ignores a reduced precision on the CPU, so asking for it
+    is harmless when the device turns out to be the CPU.
     """
     if precision not in ("bf16", "fp16") or device == "cpu":
         return None
-    import torch
-
-    return torch.bfloat16 if precision == "bf16" else torch.float16
+    return "bfloat16" if precision == "bf16" else "float16"
 
 
 _DEFAULT_OPTIONS: dict[str, Any] = {

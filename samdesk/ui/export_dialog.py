@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -29,28 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from samdesk.io.export import ExportCancelled, ExportOptions, export_project
 from samdesk.ui.bridge import CallbackBridge
 from samdesk.ui.job_dialog import BackgroundJobDialog
 
 FORMATS = {"coco": "COCO (instance segmentation JSON)", "yolo-seg": "YOLO segmentation"}
 FORMATS["yolo-det"] = "YOLO detection (boxes)"
-
-
-class ExportCancelled(Exception):
-    """The user cancelled the export before anything was written."""
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    """What to export where; the fields mirror ``samdesk export``'s options."""
-
-    format: str
-    out: Path
-    segmentation: str = "auto"
-    val_fraction: float = 0.0
-    seed: int = 0
-    only_done: bool = False
-    overwrite: bool = False
 
 
 def run_export(
@@ -60,40 +43,10 @@ def run_export(
     cancel: threading.Event | None = None,
 ) -> str:
     """Export the project at ``project_file``; returns the summary text (no Qt here)."""
-    from samdesk.core.document import ReviewState
-    from samdesk.io.coco import export_coco
     from samdesk.io.project import ProjectStore
-    from samdesk.io.yolo import export_yolo
 
     store = ProjectStore.open(project_file)
-    records = store.project.images
-    images = []
-    for index, record in enumerate(records):
-        if cancel is not None and cancel.is_set():
-            raise ExportCancelled("Export cancelled; nothing was written.")
-        if not options.only_done or record.state is ReviewState.DONE:
-            images.append(store.load_image_annotations(index))
-        if progress is not None:
-            progress(index + 1, len(records))
-    if options.format == "coco":
-        report = export_coco(
-            store.project,
-            images,
-            options.out,
-            segmentation=options.segmentation,  # type: ignore[arg-type]
-            project_dir=store.root,
-        )
-    else:
-        report = export_yolo(
-            store.project,
-            images,
-            options.out,
-            project_dir=store.root,
-            task="segment" if options.format == "yolo-seg" else "detect",
-            val_fraction=options.val_fraction,
-            seed=options.seed,
-            overwrite=options.overwrite,
-        )
+    report = export_project(store, options, progress, cancel)
     lines = [report.summary(), *(f"  warning: {w}" for w in store.warnings)]
     lines.append(f"written: {options.out}")
     return "\n".join(lines)

@@ -9,6 +9,9 @@ checksum mismatch (the downloader deletes the file) is shown as the downloader w
 
 from __future__ import annotations
 
+import platform
+import shutil
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,13 +48,19 @@ def human_size(size: int | float) -> str:
 
 
 def has_gpu() -> bool:
-    """Whether torch sees a CUDA or MPS device (False when torch cannot say)."""
-    try:
-        import torch
-    except ImportError:
-        return False
-    mps = getattr(torch.backends, "mps", None)
-    return bool(torch.cuda.is_available() or (mps is not None and mps.is_available()))
+    """Whether a CUDA or MPS device is present — only to recommend a model.
+
+    torch is asked when it is loaded already; otherwise the system is looked at directly,
+    because importing torch here (on the GUI thread, often before any model was chosen)
+    would freeze the window for seconds.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        mps = getattr(torch.backends, "mps", None)
+        return bool(torch.cuda.is_available() or (mps is not None and mps.is_available()))
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"  # Apple silicon: MPS
+    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
 
 
 class ModelManagerDialog(QDialog):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QPointF
-from PySide6.QtGui import QColor, QImage, QPainterPath, QPolygonF
+from PySide6.QtGui import QImage, QPainterPath, QPolygonF
 
 from samdesk.core.document import Region, Ring
 
@@ -17,25 +17,6 @@ def rgb_to_qimage(rgb: npt.NDArray[np.uint8]) -> QImage:
     rgb = np.ascontiguousarray(rgb)
     height, width = rgb.shape[:2]
     image = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888)
-    return image.copy()
-
-
-def mask_to_qimage(mask: npt.NDArray[np.bool_], color: QColor, alpha: int) -> QImage:
-    """H×W bool mask → ARGB32 QImage: ``color`` at ``alpha`` where True, transparent elsewhere."""
-    height, width = mask.shape
-    argb = np.zeros((height, width), dtype=np.uint32)
-    # Premultiplied ARGB: each channel scaled by alpha so the overlay blends correctly.
-    a = alpha / 255.0
-    value = (
-        (alpha << 24)
-        | (round(color.red() * a) << 16)
-        | (round(color.green() * a) << 8)
-        | round(color.blue() * a)
-    )
-    argb[mask] = value
-    image = QImage(
-        argb.data, width, height, argb.strides[0], QImage.Format.Format_ARGB32_Premultiplied
-    )
     return image.copy()
 
 
