@@ -9,27 +9,26 @@ The reference (segment-anything's ``SamPredictor.postprocess_masks`` followed by
 
 costs ~0.8 s for three 48 MP candidates on a 2-core CPU, almost all of it in the second
 interpolation. Both interpolations are separable with non-negative weights, so an output pixel
-is a convex combination of the 2×2 first-stage values ("cell") it reads. Where all four are on
-the same side of the threshold the pixel's side is known without computing it; only pixels of
-cells that straddle the threshold (a band about one cell wide along the mask's outline) need
-their exact value. So:
+is a convex combination of the 2×2 first-stage values ("cell") it reads, and each of those a
+convex combination of a 2×2 low-res window. Where all the values involved lie on one side of
+the threshold the pixel's side is known without computing it; only pixels of cells that
+straddle the threshold (a band about one cell wide along the mask's outline) need their exact
+value. So (``samdesk.sam.mask_cells``):
 
-1. The first stage (256 → 1024) runs through ``F.interpolate`` itself, only on each plane's
-   rectangle that can produce a positive pixel, in strips that keep its scale exactly 4 so
-   its values are bit-identical to the full-frame ones.
-2. Each first-stage cell is classified as certainly positive, certainly negative or uncertain.
-3. Certainly positive cells are filled as rectangles (slice assignment, i.e. memset), top to
-   bottom, into a zero-initialised output; negative ones cost nothing (their pages are never
-   touched).
-4. Uncertain cells get the second stage evaluated exactly as PyTorch's CPU kernel does it
-   (same indices, weights and float32 operation order, fused multiply-adds emulated in
-   float64), so the band's pixels equal the reference bit for bit. Each cell row is evaluated
-   over a power-of-two window (pixels past the cell are exact too) and painted as one word.
+1. Low-res windows are classified; first-stage values are computed (exactly, in numpy) only
+   for positions of undecided windows, then only for the cells of the band.
+2. Certainly positive cells become rectangles, filled (slice assignment, i.e. memset) top to
+   bottom into a zero-initialised output; negative ones cost nothing.
+3. Band cells get the second stage evaluated exactly as PyTorch's CPU kernel does it (same
+   indices, weights and float32 operation order, fused multiply-adds emulated in float64), so
+   the band's pixels equal the reference bit for bit. Each cell row is evaluated over a
+   power-of-two window (pixels past the cell are exact too) and painted as one word.
 
 The arithmetic of PyTorch's kernel (whether the compiler fused the multiply-adds, and in which
 order) depends on the build and the CPU, so it is detected once at run time against
-``F.interpolate`` on a small probe (``samdesk.sam.bilinear_emulation``); if no emulation
-matches, the reference chain is used.
+``F.interpolate`` on small probes (``samdesk.sam.bilinear_emulation``); if no emulation
+matches, the reference chain is used. Noise-like logits (random weights), whose band would
+cover much of the frame, take the reference chain plane by plane: exact either way.
 
 Conventions: ``input_size`` = (h', w'), the image resized so its longest side is 1024 (the
 size the encoder saw before padding); ``original_size`` = (H, W) of the image. Masks are bool,
@@ -38,43 +37,34 @@ row-major, in original-image pixels.
 
 from __future__ import annotations
 
+import functools
 import logging
+import sys
+import threading
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+from samdesk.sam import mask_cells
 from samdesk.sam.bilinear_emulation import Arithmetic as _Arithmetic
-from samdesk.sam.bilinear_emulation import Axis as _Axis
-from samdesk.sam.bilinear_emulation import axis as _axis
 from samdesk.sam.bilinear_emulation import detect_arithmetic as _arithmetic
-from samdesk.sam.bilinear_emulation import lerp as _lerp
+from samdesk.sam.mask_cells import INPUT_SIDE, LOW_RES
 
 if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
 
-LOW_RES = 256
-"""Side of the decoder's low-res mask logits."""
-INPUT_SIDE = 1024
-"""Side of the encoder's padded input; the first stage upsamples to it (factor 4)."""
+__all__ = ["INPUT_SIDE", "LOW_RES", "best_mask_crop", "masks_from_low_res", "upscale_logits"]
 
 # PyTorch's CPU bilinear kernel switches to its channels-last implementation (different
 # arithmetic) when out_h + out_w <= 128; such tiny outputs take the reference path.
 _SMALL_OUTPUT = 128
-# at::internal::GRAIN_SIZE: smaller element-wise kernels run on the calling thread alone.
-_GRAIN = 32768
-# Above this share of the frame in the uncertain band, evaluating the band pixel by pixel
-# costs more than the reference chain for that plane (measured: ~0.5 s per frame-equivalent
-# of band against ~35-40 ms for the reference at 12 MP), so such a plane — noise-like
-# logits, e.g. from random weights — takes the reference path: exact either way.
-_MAX_BAND_SHARE = 0.05
-# Band pixels evaluated per batch (float64 temporaries of 8 bytes each stay in L2).
-_BAND_CHUNK = 1 << 15
-# Up to about one megapixel the reference chain for all candidates costs a few ms, less
-# than planning the fast path (measured at 1024×768: 7.6 ms against 10.4 ms).
+# Up to about one megapixel the reference chain for all candidates costs a few ms, about what
+# planning the fast path costs.
 _SMALL_FRAME = 1 << 20
 
 
@@ -131,382 +121,290 @@ def _reference_masks(
     return (logits > threshold).numpy()
 
 
-# ---- The fast path -------------------------------------------------------------------------------
+# ---- Painting ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """One plane's pruned first stage, and what it shares with the other planes of the call.
-
-    ``x``: (p1−p0)×(c1−c0) float32 first-stage values of rows [p0, p1), cols [c0, c1) of
-    the plane's 1024×1024 upscale — all a positive pixel can read. ``rows``/``cols``: the
-    second-stage axes; ``rk``/``ck``: slices of their cells lying inside the rectangle (cells
-    outside are certainly negative). ``t``: float32 threshold; ``lo``/``hi``: a first-stage
-    value ``<= lo`` cannot make a pixel positive, a cell whose values are all ``> hi`` is
-    positive.
-    """
-
-    x: npt.NDArray[np.float32]
-    p0: int
-    c0: int
-    rows: _Axis
-    cols: _Axis
-    rk: slice
-    ck: slice
-    t: np.float32
-    lo: np.float32
-    hi: np.float32
-    arith: _Arithmetic
-
-
-def _margins(low: np.ndarray, t: np.float32) -> tuple[np.float32, np.float32]:
-    """Bounds (lo, hi) around the threshold that survive float rounding of both stages.
-
-    At t = 0 signs are exact: a convex combination (non-negative weights, rounded products and
-    sums) of values <= 0 is <= 0, and of values > 1e-30 is > 0 (one weight of each stage is
-    >= 0.5, so nothing underflows). Elsewhere the rounded weights may sum to 1 ± 2⁻²⁴ and each
-    stage rounds a few times, so keep 64 ulps of the largest magnitude involved as a margin.
-    """
-    if t == 0:
-        return np.float32(0.0), np.float32(1e-30)
-    m = np.float32(2.0**-18 * (abs(float(t)) + float(np.abs(low).max())))
-    return np.float32(t - m), np.float32(t + m)
-
-
-def _first_stage_rows(lo_rows: tuple[int, int], limit: int) -> tuple[int, int, int, int]:
-    """First-stage rows [p0, p1) needed around low-res rows [ra, rb] and the low-res rows
-    [qa, qb) that compute them exactly.
-
-    Stage-1 row p reads low-res rows a(p) and a(p)+1, a(p) = floor(max((p + 0.5)/4 − 0.5, 0)).
-    Rows reading [ra, rb] are [q0, q1); a cell also reads the row after it, so one more row
-    on each side. Interpolating low-res rows [qa, qb) alone to 4·(qb − qa) rows keeps the
-    scale exactly 1/4, so its rows are bit-identical to the full upscale's except the two at
-    each end that clamp differently — hence the margin of two.
-    """
-    ra, rb = lo_rows
-    q0 = max(0, 4 * ra - 2)  # first p with a(p) + 1 >= ra
-    q1 = min(limit, 4 * rb + 6)  # one past the last p with a(p) <= rb
-    p0, p1 = max(0, q0 - 1), min(limit, q1 + 1)
-    qa = max(0, (p0 - 2) // 4)
-    qb = min(LOW_RES, -(-(p1 + 2) // 4))
-    return p0, p1, qa, qb
-
-
-def _plan(
-    low: torch.Tensor,
-    input_size: tuple[int, int],
-    original_size: tuple[int, int],
-    threshold: float,
-    arith: _Arithmetic,
-) -> list[_Plan | None]:
-    """Prune each plane of N×256×256 ``low`` to the rectangle that can hold positive pixels
-    and run the first stage there; None for a plane that cannot have any.
-
-    Each plane gets its own rectangle: the candidates of one prompt differ in extent (a part,
-    the object, the object and a neighbour), and a shared one would cost the smaller planes
-    the largest one's first stage.
-    """
-    import torch
-
-    low = low.detach().to("cpu", torch.float32).contiguous()
-    low_np = low.numpy()
-    t = np.float32(threshold)
-    lo, hi = _margins(low_np, t)
-    h_in, w_in = (int(v) for v in input_size)
-    rows = _axis(h_in, int(original_size[0]), arith)
-    cols = _axis(w_in, int(original_size[1]), arith)
-    plans: list[_Plan | None] = []
-    for n in range(low_np.shape[0]):
-        live = low_np[n] > lo
-        live_rows = np.flatnonzero(live.any(axis=1))
-        live_cols = np.flatnonzero(live.any(axis=0))
-        if live_rows.size == 0:
-            plans.append(None)
-            continue
-        p0, p1, _, _ = _first_stage_rows((live_rows[0], live_rows[-1]), h_in)
-        c0, c1, qc, qd = _first_stage_rows((live_cols[0], live_cols[-1]), w_in)
-        if p0 >= p1 or c0 >= c1:  # the object lies in the encoder's padding only
-            plans.append(None)
-            continue
-        x = _first_stage(low[n], (p0, p1), (qc, qd), c0, c1)
-        rk, ck = _cells_inside(rows, p0, p1), _cells_inside(cols, c0, c1)
-        plans.append(_Plan(x, p0, c0, rows, cols, rk, ck, t, lo, hi, arith))
-    return plans
-
-
-def _first_stage(
-    low: torch.Tensor, rows: tuple[int, int], cols_lo: tuple[int, int], c0: int, c1: int
-) -> npt.NDArray[np.float32]:
-    """Rows [p0, p1) × cols [c0, c1) of the 256 → 1024 upscale of 256×256 ``low``.
-
-    Low-res columns [qc, qd) produce the columns (see ``_first_stage_rows``); rows go in
-    strips whose outputs stay under PyTorch's parallel grain (32768 elements): a parallel
-    region on busy cores costs tens of milliseconds while the whole strip takes tens of
-    microseconds. Each strip adds one low-res row on each side, so its kept rows are exact.
-    Strips also keep out_h + out_w > 128, where PyTorch's small-output kernel (different
-    rounding) would take over.
-
-    Returns a (p1−p0)×(c1−c0) float32 array.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    (p0, p1), (qc, qd) = rows, cols_lo
-    width = 4 * (qd - qc)
-    # Low-res rows per call, margins included: under the grain, over the small-output size
-    # even when a border clips one margin row.
-    k = max(3, _GRAIN // (4 * width), -(-(_SMALL_OUTPUT + 1 - width) // 4) + 1)
-    out = np.empty((p1 - p0, c1 - c0), dtype=np.float32)
-    with torch.no_grad():
-        for s in range(p0 // 4, -(-p1 // 4), k - 2):  # core low-res rows [s, s + k - 2)
-            e = min(s + k - 2, LOW_RES)
-            qa, qb = max(0, s - 1), min(LOW_RES, e + 1)
-            strip = F.interpolate(
-                low[None, None, qa:qb, qc:qd],
-                (4 * (qb - qa), width),
-                mode="bilinear",
-                align_corners=False,
-            )[0, 0].numpy()
-            y0, y1 = max(4 * s, p0), min(4 * e, p1)
-            out[y0 - p0 : y1 - p0] = strip[y0 - 4 * qa : y1 - 4 * qa, c0 - 4 * qc : c1 - 4 * qc]
-    return out
-
-
-def _cells_inside(axis: _Axis, p0: int, p1: int) -> slice:
-    """Slice of ``axis``'s cells whose two source indices both lie in [p0, p1)."""
-    k0 = int(np.searchsorted(axis.cell, p0, side="left"))
-    k1 = int(np.searchsorted(axis.cell1, p1, side="left"))  # cell1 is non-decreasing too
-    return slice(k0, max(k0, k1))
-
-
-def _pair_any(a: np.ndarray, idx0: np.ndarray, idx1: np.ndarray, axis: int) -> np.ndarray:
-    """``a[idx0] | a[idx1]`` along ``axis`` (bool); slices when the indices are consecutive."""
-    n = idx0.size
-    if n and idx0[-1] - idx0[0] == n - 1 and idx1[-1] - idx1[0] == n - 1:
-        # Upscaling: every index is a cell, so both operands are plain (strided) views.
-        lead = (slice(None),) * axis
-        s0, s1 = int(idx0[0]), int(idx1[0])
-        return np.logical_or(a[(*lead, slice(s0, s0 + n))], a[(*lead, slice(s1, s1 + n))])
-    return np.logical_or(a.take(idx0, axis), a.take(idx1, axis))
-
-
-@dataclass(frozen=True)
-class _Band:
-    """Exact pixels of K uncertain cells, in output coordinates.
-
-    ``y``: K×r int64 rows of each cell's pixels (a shorter span repeats its last row:
-    duplicate writes of the same value are harmless, and the arrays stay dense); ``x``: K×c
-    int64 columns; ``mask``: K×r×c bool, the reference's mask at (y[k, i], x[k, j]).
-
-    ``window``: the columns are ``x[k, 0] + arange(c)`` with c a power of two up to 8 or a
-    multiple of 8, running past a shorter cell into its right neighbour (those pixels are
-    evaluated exactly as well), so each row of a cell is painted as c-byte words. Otherwise
-    a shorter span repeats its last column and pixels are painted one by one.
-    """
-
-    y: npt.NDArray[np.int64]
-    x: npt.NDArray[np.int64]
-    mask: npt.NDArray[np.bool_]
-    window: bool
-
-
-@dataclass(frozen=True)
-class _PlaneResult:
-    """One plane's mask in compressed form: everything outside ``rects`` and ``bands`` is False.
-
-    ``rects``: R×4 int64 (y0, y1, x0, x1), ends exclusive, rectangles that are entirely True.
-    """
-
-    rects: npt.NDArray[np.int64]
-    bands: list[_Band]
-
-
-def _runs(sure: npt.NDArray[np.bool_]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Horizontal runs of True in a 2-D bool array: (row, start, stop) int64 arrays."""
-    n_rows, n_cols = sure.shape
-    padded = np.zeros((n_rows, n_cols + 2), dtype=bool)
-    padded[:, 1:-1] = sure
-    # Every row starts and ends False, so its changes come in (start, stop) pairs.
-    change = np.flatnonzero(padded[:, 1:] != padded[:, :-1])
-    starts, stops = change[0::2], change[1::2]
-    return starts // (n_cols + 1), starts % (n_cols + 1), stops % (n_cols + 1)
-
-
-def _rectangles(plan: _Plan, sure: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
-    """Output rectangles covering the certainly-positive cells.
-
-    Runs along each cell row, then runs with the same columns in consecutive cell rows merged:
-    a blob becomes a few hundred memsets rather than one per cell.
-    """
-    row, a, b = _runs(sure)
-    if row.size == 0:
-        return np.empty((0, 4), np.int64)
-    order = np.lexsort((row, b, a))
-    row, a, b = row[order], a[order], b[order]
-    new = np.ones(row.size, dtype=bool)
-    new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (row[1:] != row[:-1] + 1)
-    first = np.flatnonzero(new)
-    last = np.append(first[1:], row.size) - 1
-    r0, c0 = plan.rk.start, plan.ck.start
-    rects = np.stack(
-        [
-            plan.rows.start[r0 + row[first]],
-            plan.rows.stop[r0 + row[last]],
-            plan.cols.start[c0 + a[first]],
-            plan.cols.stop[c0 + b[first] - 1],
-        ],
-        axis=1,
-    )
-    # Top to bottom: the fills then walk memory forwards and mostly hit pages that the
-    # kernel has just zeroed (still in cache); painting at 48 MP measured ~7 % faster than in
-    # column order.
-    return rects[np.lexsort((rects[:, 2], rects[:, 0]))]
-
-
-def _above(value: np.ndarray, t: np.float32) -> npt.NDArray[np.bool_]:
-    """``float32(value) > t`` for float64 ``value``, without the float32 rounding pass.
-
-    float32 rounding is monotonic, so it exceeds t exactly when ``value`` lies above the
-    midpoint between t and the next float32, or on it and ties round to that (even) neighbour.
-    """
-    above = np.nextafter(t, np.float32(np.inf))
-    mid = (np.float64(t) + np.float64(above)) / 2  # exact in float64
-    if int(np.array(above).view(np.int32)) & 1 == 0:
-        return value >= mid
-    return value > mid
-
-
-def _window(span: int) -> int:
-    """Columns evaluated per band cell row so that they can be painted as whole words."""
-    if span <= 8:
-        return 1 << (span - 1).bit_length()
-    return -(-span // 8) * 8
-
-
-def _band(plan: _Plan, kr: np.ndarray, kc: np.ndarray, n_r: int, n_c: int, window: bool) -> _Band:
-    """Evaluate cells (kr, kc) (indices into the plan's cell slices) exactly.
-
-    ``n_r``, ``n_c`` bound the cells' spans (with ``window``, ``n_c`` columns from each
-    cell's first, see ``_Band``).
-    """
-    x, rows, cols = plan.x, plan.rows, plan.cols
-    kr_all, kc_all = kr + plan.rk.start, kc + plan.ck.start
-    # Pixel-major layout (span × K): numpy's inner loops then run over the K cells, not over a
-    # handful of pixels, which makes the arithmetic several times faster.
-    by = np.minimum(rows.start[kr_all] + np.arange(n_r)[:, None], rows.stop[kr_all] - 1)
-    bx = cols.start[kc_all] + np.arange(n_c)[:, None]
-    if not window:
-        bx = np.minimum(bx, cols.stop[kc_all] - 1)
-    # Inner (width) pass on the cell's two first-stage rows, then the outer (height) pass:
-    # the nesting of PyTorch's kernel, out = h0·(w0·x00 + w1·x01) + h1·(w0·x10 + w1·x11).
-    # Each pixel reads its own columns, so a window's pixels past the cell are exact too.
-    j0, j1 = cols.i0[bx] - plan.c0, cols.i1[bx] - plan.c0
-    w0, w1 = cols.w0[bx], cols.w1[bx]
-    flat_x, width = x.reshape(-1), x.shape[1]
-    top_row = (rows.cell[kr_all] - plan.p0) * width
-    bottom_row = (rows.cell1[kr_all] - plan.p0) * width
-    top = _lerp(w0, flat_x[top_row + j0], w1, flat_x[top_row + j1], plan.arith)
-    bottom = _lerp(w0, flat_x[bottom_row + j0], w1, flat_x[bottom_row + j1], plan.arith)
-    h0, h1 = rows.w0[by][:, None, :], rows.w1[by][:, None, :]
-    top, bottom = top[None], bottom[None]
-    if plan.arith.lerp == "plain":
-        mask = (h0 * top + h1 * bottom) > plan.t
-    elif plan.arith.lerp == "fma0":
-        mask = _above(h0.astype(np.float64) * top + h1 * bottom, plan.t)
-    else:
-        mask = _above(h1.astype(np.float64) * bottom + h0 * top, plan.t)
-    # Back to cell-major (K×r×c), the layout the painting needs.
-    mask = np.ascontiguousarray(mask.transpose(2, 0, 1))
-    by, bx = by.T, bx.T
-    return _Band(y=by, x=bx, mask=mask, window=window)
-
-
-def _solve_plane(plan: _Plan) -> _PlaneResult | None:
-    """Classify the cells of a plane and evaluate its uncertain cells exactly.
-
-    None when the uncertain band is too large for this to beat the reference chain.
-    """
-    x, rows, cols = plan.x, plan.rows, plan.cols
-    ri, ri1 = rows.cell[plan.rk] - plan.p0, rows.cell1[plan.rk] - plan.p0
-    ci, ci1 = cols.cell[plan.ck] - plan.c0, cols.cell1[plan.ck] - plan.c0
-
-    # A cell is live if any of its four values may be positive, sure if all four surely are.
-    live = _pair_any(_pair_any(x > plan.lo, ri, ri1, 0), ci, ci1, 1)
-    sure = ~_pair_any(_pair_any(x <= plan.hi, ri, ri1, 0), ci, ci1, 1)
-    # 1-D nonzero: several times faster than the 2-D one.
-    kr, kc = np.divmod(np.flatnonzero(live & ~sure), live.shape[1])
-    frame = (rows.stop[-1] - rows.start[0]) * (cols.stop[-1] - cols.start[0])
-    if kr.size * rows.span_typical * cols.span_typical > _MAX_BAND_SHARE * frame:
-        return None
-
-    # Most cells go through windows of the typical span, painted as words. The border cells'
-    # spans are longer (clamped source coordinates), and a window must stay inside the row
-    # and read first-stage columns inside the rectangle; those few cells get their own pass,
-    # padded to the longest span.
-    kr_all, kc_all = kr + plan.rk.start, kc + plan.ck.start
-    n_c = _window(cols.span_typical)
-    last = cols.start[kc_all] + (n_c - 1)  # a window's last column
-    fits = (rows.stop[kr_all] - rows.start[kr_all] <= rows.span_typical) & (
-        cols.stop[kc_all] - cols.start[kc_all] <= n_c
-    )
-    fits &= last < cols.n_out
-    fits[fits] = cols.i1[last[fits]] < plan.c0 + x.shape[1]
-    kr_fit, kc_fit = kr[fits], kc[fits]
-    # In chunks whose float64 temporaries stay cache-sized: one pass over a large object's
-    # whole band runs at memory speed instead.
-    chunk = max(1, _BAND_CHUNK // (rows.span_typical * n_c))
-    bands = [
-        _band(plan, kr_fit[i : i + chunk], kc_fit[i : i + chunk], rows.span_typical, n_c, True)
-        for i in range(0, kr_fit.size, chunk)
-    ]
-    if not fits.all():
-        rest = ~fits
-        bands.append(_band(plan, kr[rest], kc[rest], rows.span_max, cols.span_max, False))
-    return _PlaneResult(rects=_rectangles(plan, sure), bands=bands)
-
-
-def _paint(out: npt.NDArray[np.bool_], result: _PlaneResult) -> None:
-    """Write a plane's mask into the zeroed, C-contiguous 2-D ``out`` (the full frame)."""
-    for y0, y1, x0, x1 in result.rects.tolist():
-        out[y0:y1, x0:x1] = True
+def _paint(
+    out: npt.NDArray[np.bool_], rects: list[np.ndarray], bands: list[mask_cells.Band]
+) -> None:
+    """Write positive rectangles and evaluated bands into the zeroed, C-contiguous N×H×W
+    ``out`` (numpy path)."""
+    for plane, plane_rects in zip(out, rects, strict=True):
+        for y0, y1, x0, x1 in plane_rects.tolist():
+            plane[y0:y1, x0:x1] = True
     flat = out.reshape(-1)  # a view
-    width = out.shape[1]
-    for band in result.bands:
+    height, width = out.shape[1:]
+    for band in bands:
         # Band pixels belong to no rectangle or carry the same value, so writing the False
         # ones too is safe, and cheaper than selecting the True ones.
+        rows = (band.plane[:, None] * height + band.y) * width  # K×r
         if not band.window:
-            flat[band.y[:, :, None] * width + band.x[:, None, :]] = band.mask
+            flat[rows[:, :, None] + band.x[:, None, :]] = band.mask
             continue
         # A window row as c-byte words: an (unaligned) word view of the bytes at every offset.
         size = min(band.x.shape[1], 8)
         dtype = np.dtype(f"u{size}")
         words = np.ndarray((flat.size - size + 1,), dtype=dtype, buffer=flat, strides=(1,))
-        start = band.y * width + band.x[:, :1]  # K×r
+        start = rows + band.x[:, :1]
         offsets = np.arange(0, band.x.shape[1], size)
         words[start[:, :, None] + offsets] = band.mask.view(dtype)
 
 
-def _true_pixels(result: _PlaneResult) -> tuple[np.ndarray, np.ndarray]:
-    """(ys, xs) int64 of the True band pixels of a plane (possibly repeated)."""
+def _true_pixels(bands: list[mask_cells.Band]) -> tuple[np.ndarray, np.ndarray]:
+    """(ys, xs) int64 of the True band pixels (possibly repeated) of a one-plane solution."""
     ys, xs = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-    for band in result.bands:
+    for band in bands:
         k, r, c = np.unravel_index(np.flatnonzero(band.mask), band.mask.shape)
         ys.append(band.y[k, r])
         xs.append(band.x[k, c])
     return np.concatenate(ys), np.concatenate(xs)
 
 
+# ---- Recycling the output ----------------------------------------------------------------------
+
+
+@dataclass
+class _Recycled:
+    """An output buffer of an earlier call, and the (plane, rectangle) pairs it wrote:
+    ``planes`` R int64, ``rects`` R×4 int64 (y0, y1, x0, x1); everything else is zero."""
+
+    buffer: npt.NDArray[np.bool_]
+    planes: npt.NDArray[np.int64]
+    rects: npt.NDArray[np.int64]
+
+
+class _OutputPool:
+    """Hands out zeroed N×H×W bool outputs, recycling earlier ones nobody holds any more.
+
+    A fresh output costs its page faults: the kernel zeroes every 2 MB page a mask touches,
+    ~4 ms of the ~9 ms of three 48 MP masks here. An earlier output whose every reference
+    (views included: they keep their base alive) is gone is cleared instead, only where it
+    was written, and reused. Two are kept, so that ``masks = predict(...)`` in a loop, which
+    holds the previous masks until the new ones are returned, still recycles.
+    """
+
+    _CAPACITY = 2
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[_Recycled] = []
+
+    def take(self, shape: tuple[int, ...], module: ModuleType) -> npt.NDArray[np.bool_]:
+        """A zeroed C-contiguous bool array of ``shape``; pass it to ``give`` once painted."""
+        with self._lock:
+            for i, entry in enumerate(self._entries):
+                # References: the entry's attribute and getrefcount's argument. Any other is
+                # the caller's (an array, a view, a tensor sharing the memory...).
+                if entry.buffer.shape == shape and sys.getrefcount(entry.buffer) == 2:
+                    del self._entries[i]
+                    break
+            else:
+                entry = None
+        if entry is None:
+            # np.zeros maps zero pages lazily: negative regions cost neither time nor memory.
+            return np.zeros(shape, dtype=bool)
+        _, _, height, width = shape
+        flat = entry.buffer.reshape(-1, height, width)
+        module.paint_rects(flat, height, width, entry.planes, entry.rects, False)
+        return entry.buffer
+
+    def give(self, buffer: npt.NDArray[np.bool_], planes: np.ndarray, rects: np.ndarray) -> None:
+        """Keep ``buffer`` (returned to the caller) for recycling; it wrote ``rects``."""
+        with self._lock:
+            self._entries = [e for e in self._entries if e.buffer.shape == buffer.shape]
+            self._entries.append(_Recycled(buffer, planes, rects))
+            del self._entries[: -self._CAPACITY]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_pool = _OutputPool()
+
+
+def release_buffers() -> None:
+    """Forget the recycled mask outputs (their memory is freed once the caller drops them)."""
+    _pool.clear()
+
+
+# ---- The compiled loops ------------------------------------------------------------------------
+
+_LERP_MODE = {"plain": 0, "fma0": 1, "fma1": 2}
+
+
+@functools.lru_cache(maxsize=1)
+def _accelerator() -> ModuleType | None:
+    """``samdesk.sam._masks`` when it is built and reproduces F.interpolate here, else None
+    (the numpy path then does the same work, slower)."""
+    try:
+        from samdesk.sam import _masks
+    except ImportError:
+        log.info("samdesk.sam._masks is not built; mask post-processing runs in numpy")
+        return None
+    arith = _arithmetic()
+    if arith is None or not _accelerator_matches(_masks, arith):
+        log.warning("samdesk.sam._masks does not reproduce F.interpolate here; not used")
+        return None
+    return _masks
+
+
+def _accelerator_matches(module: ModuleType, arith: _Arithmetic) -> bool:
+    """Run the compiled loops on a probe and compare with ``F.interpolate(...) > 0``."""
+    import torch
+    import torch.nn.functional as F
+
+    from samdesk.sam.bilinear_emulation import axis
+
+    rng = np.random.default_rng(7)
+    first = (rng.standard_normal((41, 57)) * 4).astype(np.float32)
+    height, width = 131, 175  # upscaling by a non-integer ratio; height + width > 128
+    with torch.no_grad():
+        ref = F.interpolate(torch.from_numpy(first)[None, None], (height, width), mode="bilinear")
+    want = (ref[0, 0] > 0).numpy()
+    rows, cols = axis(41, height, arith), axis(57, width, arith)
+    mode = _LERP_MODE[arith.lerp]
+    plane = np.zeros((height, width), dtype=bool)
+    module.paint_plane(
+        plane,
+        height,
+        width,
+        mode,
+        0.0,
+        first,
+        57,
+        rows.i0,
+        rows.i1,
+        rows.w0,
+        rows.w1,
+        cols.i0,
+        cols.i1,
+        cols.w0,
+        cols.w1,
+    )
+    kr, kc = (
+        a.reshape(-1)
+        for a in np.meshgrid(np.arange(rows.cell.size), np.arange(cols.cell.size), indexing="ij")
+    )
+    p, p1, q, q1 = rows.cell[kr], rows.cell1[kr], cols.cell[kc], cols.cell1[kc]
+    corners = np.ascontiguousarray(
+        np.stack([first[p, q], first[p, q1], first[p1, q], first[p1, q1]], axis=1)
+    )
+    cells = np.zeros((height, width), dtype=bool)
+    module.paint_cells(
+        cells,
+        height,
+        width,
+        mode,
+        0.0,
+        0.0,
+        1e-30,
+        np.zeros_like(kr),
+        rows.start[kr],
+        rows.stop[kr],
+        cols.start[kc],
+        cols.stop[kc],
+        corners,
+        rows.w0,
+        rows.w1,
+        cols.w0,
+        cols.w1,
+    )
+    return bool(np.array_equal(plane, want) and np.array_equal(cells, want))
+
+
+def _paint_compiled(
+    module: ModuleType,
+    out: npt.NDArray[np.bool_],
+    frame: mask_cells.Frame,
+    solution: mask_cells.Solution,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Write the solution into the zeroed N×H×W ``out`` with the compiled loops; return the
+    (planes, rects) it wrote, for recycling."""
+    _, height, width = out.shape
+    rows, cols, cells = frame.rows, frame.cols, solution.cells
+    mode = _LERP_MODE[frame.arith.lerp]
+    counts = [r.shape[0] for r in solution.rects]
+    planes = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    rects = np.ascontiguousarray(np.concatenate(solution.rects))
+    module.paint_rects(out, height, width, planes, rects, True)
+    if not cells.kr.size:
+        return planes, rects
+    cell_rects = np.stack(
+        [rows.start[cells.kr], rows.stop[cells.kr], cols.start[cells.kc], cols.stop[cells.kc]],
+        axis=1,
+    )
+    module.paint_cells(
+        out, height, width, mode, float(frame.t), float(frame.lo), float(frame.hi),
+        cells.n, *(np.ascontiguousarray(c) for c in cell_rects.T),
+        mask_cells.corner_values(frame, cells), rows.w0, rows.w1, cols.w0, cols.w1,
+    )  # fmt: skip
+    return np.concatenate([planes, cells.n]), np.concatenate([rects, cell_rects])
+
+
+def _paint_planes_compiled(
+    module: ModuleType,
+    out: npt.NDArray[np.bool_],
+    frame: mask_cells.Frame,
+    low_res: torch.Tensor,
+    input_size: tuple[int, int],
+    planes: list[int],
+) -> None:
+    """Evaluate whole ``planes`` (noise-like logits) pixel by pixel into N×H×W ``out``.
+
+    The first stage comes from ``F.interpolate`` itself (exact by definition, ~1 ms); the
+    second stage, where the reference spends its time, runs compiled.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    _, height, width = out.shape
+    rows, cols = frame.rows, frame.cols
+    mode = _LERP_MODE[frame.arith.lerp]
+    h_in, w_in = (int(v) for v in input_size)
+    low = torch.from_numpy(frame.low)
+    for n in planes:
+        with torch.no_grad():
+            first = F.interpolate(low[n][None, None], (INPUT_SIDE, INPUT_SIDE), mode="bilinear")
+        first_np = np.ascontiguousarray(first[0, 0, :h_in, :w_in].numpy())
+        module.paint_plane(
+            out[n],
+            height,
+            width,
+            mode,
+            float(frame.t),
+            first_np,
+            w_in,
+            rows.i0,
+            rows.i1,
+            rows.w0,
+            rows.w1,
+            cols.i0,
+            cols.i1,
+            cols.w0,
+            cols.w1,
+        )
+
+
+# ---- Entry points -----------------------------------------------------------------------------
+
+
 def _fast_path_ok(low: torch.Tensor, original_size: tuple[int, int]) -> _Arithmetic | None:
     """The detected arithmetic, or None where the reference path must be taken."""
-    import torch
-
     if int(original_size[0]) + int(original_size[1]) <= _SMALL_OUTPUT:
         return None
     # inf·0 and NaN follow no sign rule: leave them to the reference. (numpy here: a tiny
     # torch reduction can stall for milliseconds on busy OpenMP threads.)
-    if not np.isfinite(low.detach().to("cpu", torch.float32).numpy()).all():
+    if not np.isfinite(_as_numpy(low)).all():
         return None
     return _arithmetic()
+
+
+def _as_numpy(low: torch.Tensor) -> npt.NDArray[np.float32]:
+    """``low`` as a C-contiguous float32 CPU array (no copy when it already is one)."""
+    import torch
+
+    return np.ascontiguousarray(low.detach().to("cpu", torch.float32).numpy())
 
 
 def masks_from_low_res(
@@ -525,8 +423,8 @@ def masks_from_low_res(
 
     Returns:
         B×C×H×W bool numpy array, C-contiguous. Equal to the CPU reference chain bit for bit
-        (up to the double rounding noted in ``_lerp``), only much faster: work scales with the
-        mask's outline and positive area rather than with H·W.
+        (up to the double rounding noted in ``bilinear_emulation.lerp``), only much faster:
+        work scales with the mask's outline and positive area rather than with H·W.
     """
     _check_sizes(tuple(low_res.shape), 4, input_size, original_size)
     small = int(original_size[0]) * int(original_size[1]) <= _SMALL_FRAME
@@ -535,25 +433,31 @@ def masks_from_low_res(
         return _reference_masks(low_res, input_size, original_size, threshold)
     b, c = int(low_res.shape[0]), int(low_res.shape[1])
     h, w = int(original_size[0]), int(original_size[1])
+    if b * c == 0:
+        return np.zeros((b, c, h, w), dtype=bool)
+    low = _as_numpy(low_res).reshape(b * c, LOW_RES, LOW_RES)
+    frame, plans = mask_cells.plan(low, input_size, original_size, threshold, arith)
+    solution = mask_cells.solve(frame, plans)
+    compiled = _accelerator()
+    if compiled is not None:
+        out = _pool.take((b, c, h, w), compiled)
+        planes = out.reshape(b * c, h, w)
+        written_planes, written = _paint_compiled(compiled, planes, frame, solution)
+        _paint_planes_compiled(compiled, planes, frame, low_res, input_size, solution.reference)
+        dense = np.asarray(solution.reference, dtype=np.int64)
+        full = np.tile(np.array([[0, h, 0, w]], dtype=np.int64), (dense.size, 1))
+        _pool.give(out, np.concatenate([written_planes, dense]), np.concatenate([written, full]))
+        return out
+    if len(solution.reference) == b * c:  # noise-like logits everywhere (random weights)
+        return _reference_masks(low_res, input_size, original_size, threshold)
     # np.zeros maps zero pages lazily: negative regions cost neither time nor memory traffic.
     out = np.zeros((b, c, h, w), dtype=bool)
-    if b * c == 0:
-        return out
-    plans = _plan(
-        low_res.reshape(b * c, LOW_RES, LOW_RES), input_size, original_size, threshold, arith
-    )
     planes = out.reshape(b * c, h, w)
+    _paint(planes, solution.rects, mask_cells.bands(frame, solution.cells))
     flat_low = low_res.reshape(b * c, 1, LOW_RES, LOW_RES)
-    for n, plan in enumerate(plans):
-        if plan is None:
-            continue
-        result = _solve_plane(plan)
-        if result is None:
-            planes[n] = _reference_masks(flat_low[n : n + 1], input_size, original_size, threshold)[
-                0, 0
-            ]
-        else:
-            _paint(planes[n], result)
+    for n in solution.reference:
+        ref = _reference_masks(flat_low[n : n + 1], input_size, original_size, threshold)
+        planes[n] = ref[0, 0]
     return out
 
 
@@ -581,16 +485,18 @@ def best_mask_crop(
         return _crop_to_box(
             _reference_masks(low_res[None, None], input_size, original_size, threshold)[0, 0]
         )
-    plan = _plan(low_res[None], input_size, original_size, threshold, arith)[0]
-    if plan is None:
+    frame, plans = mask_cells.plan(
+        _as_numpy(low_res)[None], input_size, original_size, threshold, arith
+    )
+    if not plans:
         return np.zeros((0, 0), dtype=bool), (0, 0)
-    result = _solve_plane(plan)
-    if result is None:
+    solution = mask_cells.solve(frame, plans)
+    if solution.reference:
         return _crop_to_box(
             _reference_masks(low_res[None, None], input_size, original_size, threshold)[0, 0]
         )
-    ys, xs = _true_pixels(result)
-    rects = result.rects
+    ys, xs = _true_pixels(mask_cells.bands(frame, solution.cells))
+    rects = solution.rects[0]
     if ys.size == 0 and rects.size == 0:
         return np.zeros((0, 0), dtype=bool), (0, 0)
     # Bounding box of the band's True pixels and the rectangles' corners (ends exclusive).

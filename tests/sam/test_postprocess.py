@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -22,6 +24,19 @@ def _fast_path_at_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small frames normally take the reference chain (cheaper there); the exactness tests
     must exercise the fast path at every size, so the limit is lifted for them."""
     monkeypatch.setattr(postprocess, "_SMALL_FRAME", 0)
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs twice: with the compiled loops (``samdesk.sam._masks``) and with the
+    numpy ones that stand in where the extension is not built."""
+    if request.param == "numpy":
+        monkeypatch.setattr(postprocess, "_accelerator", lambda: None)
+    elif postprocess._accelerator() is None:
+        if os.environ.get("SAMDESK_REQUIRE_COMPILED") == "1":
+            pytest.fail("samdesk.sam._masks is not built (or does not match F.interpolate)")
+        pytest.skip("samdesk.sam._masks is not built here")
+    return request.param
 
 
 def input_size_for(original: tuple[int, int]) -> tuple[int, int]:
@@ -356,9 +371,12 @@ def test_best_mask_crop_band_only_false() -> None:
     assert origin == (0, 0)
 
 
-def test_noise_like_planes_take_the_reference_path(monkeypatch) -> None:
+def test_noise_like_planes_take_the_full_evaluation(
+    monkeypatch: pytest.MonkeyPatch, loops: str
+) -> None:
     """A plane whose uncertain band covers much of the frame (random-weight logits) is
-    computed by the reference chain — still exact — while a smooth plane is not."""
+    evaluated pixel by pixel — by the compiled loops, or by the reference chain without
+    them — still exact, while a smooth plane goes through the band."""
     import samdesk.sam.postprocess as pp
 
     rng = np.random.default_rng(3)
@@ -366,22 +384,50 @@ def test_noise_like_planes_take_the_reference_path(monkeypatch) -> None:
     smooth = (8 * np.exp(-((xx - 0.5) ** 2 + (yy - 0.4) ** 2) / 0.02) - 2).astype(np.float32)
     noise = rng.standard_normal((256, 256)).astype(np.float32)
     low = torch.from_numpy(np.stack([smooth, noise]))[None]
-    calls: list[int] = []
-    original = pp._reference_masks
+    calls: list[list[int]] = []
+    if loops == "numpy":
+        original = pp._reference_masks
 
-    def counting(x, *args, **kwargs):
-        calls.append(int(x.shape[0] * x.shape[1]))
-        return original(x, *args, **kwargs)
+        def counting(x, *args, **kwargs):
+            calls.append([int(x.shape[0] * x.shape[1])])
+            return original(x, *args, **kwargs)
 
-    monkeypatch.setattr(pp, "_reference_masks", counting)
+        monkeypatch.setattr(pp, "_reference_masks", counting)
+    else:
+        original_planes = pp._paint_planes_compiled
+
+        def counting_planes(module, out, frame, low_res, input_size, planes):
+            calls.append(list(planes))
+            return original_planes(module, out, frame, low_res, input_size, planes)
+
+        monkeypatch.setattr(pp, "_paint_planes_compiled", counting_planes)
     size = (1500, 2000)
     got = pp.masks_from_low_res(low, (768, 1024), size)
-    assert calls == [1], "only the noise plane goes to the reference"
+    assert calls == [[1]], "only the noise plane is evaluated in full"
     want = pp.upscale_logits(low, (768, 1024), size) > 0
     assert np.array_equal(got, want.numpy())
     crop, (x0, y0) = pp.best_mask_crop(low[0, 1], (768, 1024), size)
     full = want.numpy()[0, 1]
     assert np.array_equal(crop, full[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]])
+
+
+def test_all_noise_planes(loops: str) -> None:
+    """Random-weight logits: every plane is noise-like."""
+    low = torch.cat([noise(s, scale=3.0) for s in range(3)], dim=1)
+    original = (3000, 4000)
+    mask = masks_from_low_res(low, (768, 1024), original)
+    assert assert_matches(mask, reference_chain(low, (768, 1024), original)) == 0
+
+
+@pytest.mark.parametrize("loops", ["compiled"], indirect=True)
+def test_compiled_loops_match_the_numpy_ones(monkeypatch: pytest.MonkeyPatch, loops: str) -> None:
+    """Not only the reference's pixels: the two implementations give the same bits."""
+    low = torch.cat([blobs(41), large_object(), thin_lines()], dim=1)
+    original = (2900, 4100)
+    input_size = input_size_for(original)
+    compiled = masks_from_low_res(low, input_size, original)
+    monkeypatch.setattr(postprocess, "_accelerator", lambda: None)
+    assert np.array_equal(compiled, masks_from_low_res(low, input_size, original))
 
 
 def test_extreme_panorama_keeps_a_one_pixel_input_side() -> None:
@@ -411,3 +457,57 @@ def test_small_frames_take_the_reference_chain(monkeypatch: pytest.MonkeyPatch) 
     masks_from_low_res(low, (768, 1024), (768, 1024))
     masks_from_low_res(low, (768, 1024), (1500, 2000))
     assert calls == [(768, 1024)], "only the small frame takes the reference chain"
+
+
+# ---- recycled outputs (compiled path) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("loops", ["compiled"], indirect=True)
+def test_outputs_are_recycled_only_when_released(loops: str) -> None:
+    postprocess.release_buffers()
+    low, size = blobs(12), (1500, 2000)
+    input_size = input_size_for(size)
+    first = masks_from_low_res(low, input_size, size)
+    address = first.__array_interface__["data"][0]
+    view = first[0, 0, 10:20]
+    del first
+    second = masks_from_low_res(low, input_size, size)
+    assert second.__array_interface__["data"][0] != address, "a view still held it"
+    del view
+    third = masks_from_low_res(low, input_size, size)
+    assert third.__array_interface__["data"][0] == address, "released: recycled"
+    assert not np.shares_memory(second, third)
+    # `masks = f(...)` in a loop holds the previous masks during the call: two buffers
+    # alternate.
+    masks = masks_from_low_res(low, input_size, size)
+    seen = set()
+    for _ in range(4):
+        masks = masks_from_low_res(low, input_size, size)
+        seen.add(masks.__array_interface__["data"][0])
+    assert len(seen) == 2
+    postprocess.release_buffers()
+
+
+@pytest.mark.parametrize("loops", ["compiled"], indirect=True)
+def test_recycled_outputs_hold_only_the_new_masks(loops: str) -> None:
+    """Each call on a recycled buffer equals the reference, whatever the previous call wrote
+    (bands, rectangles, whole noise planes, another threshold)."""
+    postprocess.release_buffers()
+    size = (1700, 2300)
+    input_size = input_size_for(size)
+    sequence = [
+        (torch.cat([large_object(), noise(5), blobs(6)], dim=1), 0.0),
+        (torch.cat([blobs(7), blobs(8, n=1), thin_lines()], dim=1), 0.0),
+        (torch.cat([noise(9), noise(10), noise(11)], dim=1), 0.0),
+        (torch.cat([blobs(12), checkerboard(5), disc()], dim=1), 2.0),
+        (torch.cat([FIELDS["all_negative"](), disc(), FIELDS["all_positive"]()], dim=1), 0.0),
+    ]
+    addresses = []
+    for low, threshold in sequence * 2:
+        mask = masks_from_low_res(low, input_size, size, threshold)
+        addresses.append(mask.__array_interface__["data"][0])
+        logits = reference_chain(low, input_size, size)
+        assert assert_matches(mask, logits, threshold) == 0
+        del mask
+    assert len(set(addresses)) < len(addresses), "the buffers were recycled"
+    postprocess.release_buffers()
