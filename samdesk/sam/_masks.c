@@ -46,6 +46,90 @@ static inline float lerp(int mode, float w0, float a, float w1, float b)
     }
 }
 
+/* One output row: row[x] = lerp(h0, top[x], h1, bottom[x]) > t for x in [x0, x1). The mode
+ * is hoisted out of the loop so that the compiler vectorizes each variant. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define SAMDESK_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SAMDESK_CLONES
+#endif
+
+SAMDESK_CLONES
+static void eval_row(int mode, uint8_t *row, const float *top, const float *bottom, float h0,
+                     float h1, float t, int64_t x0, int64_t x1)
+{
+    if (mode == LERP_FMA0) {
+        const double d0 = h0;
+        for (int64_t x = x0; x < x1; x++) {
+            float p = h1 * bottom[x];
+            row[x] = (float)(d0 * (double)top[x] + (double)p) > t;
+        }
+    } else if (mode == LERP_FMA1) {
+        const double d1 = h1;
+        for (int64_t x = x0; x < x1; x++) {
+            float p = h0 * top[x];
+            row[x] = (float)(d1 * (double)bottom[x] + (double)p) > t;
+        }
+    } else {
+        for (int64_t x = x0; x < x1; x++) {
+            float p = h0 * top[x];
+            float q = h1 * bottom[x];
+            row[x] = p + q > t;
+        }
+    }
+}
+
+/* The same, keeping the values: row[x] = lerp(h0, top[x], h1, bottom[x]). */
+SAMDESK_CLONES
+static void eval_row_values(int mode, float *row, const float *top, const float *bottom, float h0,
+                            float h1, Py_ssize_t width)
+{
+    if (mode == LERP_FMA0) {
+        const double d0 = h0;
+        for (Py_ssize_t x = 0; x < width; x++) {
+            float p = h1 * bottom[x];
+            row[x] = (float)(d0 * (double)top[x] + (double)p);
+        }
+    } else if (mode == LERP_FMA1) {
+        const double d1 = h1;
+        for (Py_ssize_t x = 0; x < width; x++) {
+            float p = h0 * top[x];
+            row[x] = (float)(d1 * (double)bottom[x] + (double)p);
+        }
+    } else {
+        for (Py_ssize_t x = 0; x < width; x++) {
+            float p = h0 * top[x];
+            float q = h1 * bottom[x];
+            row[x] = p + q;
+        }
+    }
+}
+
+/* The inner (width) pass of one first-stage row: dst[x] = lerp(w0[x], r[i0[x]], w1[x],
+ * r[i1[x]]) for every output column x. */
+SAMDESK_CLONES
+static void inner_row(int mode, float *dst, const float *r, const int64_t *i0, const int64_t *i1,
+                      const float *w0, const float *w1, Py_ssize_t width)
+{
+    if (mode == LERP_FMA0) {
+        for (Py_ssize_t x = 0; x < width; x++) {
+            float p = w1[x] * r[i1[x]];
+            dst[x] = (float)((double)w0[x] * (double)r[i0[x]] + (double)p);
+        }
+    } else if (mode == LERP_FMA1) {
+        for (Py_ssize_t x = 0; x < width; x++) {
+            float p = w0[x] * r[i0[x]];
+            dst[x] = (float)((double)w1[x] * (double)r[i1[x]] + (double)p);
+        }
+    } else {
+        for (Py_ssize_t x = 0; x < width; x++) {
+            float p = w0[x] * r[i0[x]];
+            float q = w1[x] * r[i1[x]];
+            dst[x] = p + q;
+        }
+    }
+}
+
 /* A buffer argument with the item size and length it must have. */
 static int check(Py_buffer *b, Py_ssize_t itemsize, Py_ssize_t count, const char *name)
 {
@@ -182,11 +266,7 @@ static PyObject *paint_cells(PyObject *self, PyObject *args)
             bottom[x] = lerp(mode, cw0[x], c[2], cw1[x], c[3]);
         }
         for (int64_t y = ya[k]; y < yb[k]; y++) {
-            uint8_t *row = out + base + y * width;
-            const float h0 = rw0[y], h1 = rw1[y];
-            for (int64_t x = xa[k]; x < xb[k]; x++) {
-                row[x] = lerp(mode, h0, top[x], h1, bottom[x]) > t;
-            }
+            eval_row(mode, out + base + y * width, top, bottom, rw0[y], rw1[y], t, xa[k], xb[k]);
         }
     }
     free(top);
@@ -203,95 +283,140 @@ static PyObject *paint_cells(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(paint_plane_doc,
-"paint_plane(out, height, width, mode, t, first, first_width, ri0, ri1, rw0, rw1,\n"
-"            ci0, ci1, cw0, cw1)\n\n"
-"The whole second stage of one plane: out[y, x] = resize(first)[y, x] > t for every pixel.\n"
-"first: the exact first-stage values (float32, rows of first_width); ri0/ri1 (height\n"
-"int64) and ci0/ci1 (width int64) the source indices, rw0/rw1 and cw0/cw1 the weights.");
-
-static PyObject *paint_plane(PyObject *self, PyObject *args)
+/* The second stage of rows [rstart, rstop) of the cells given: into out (bytes, value > t)
+ * or, when values is set, into values (floats). Returns 0, 1 on a bad index, 2 on no memory. */
+static int resize_rows(int mode, uint8_t *out, float *values, float t, Py_ssize_t height,
+                       Py_ssize_t width, const float *src, Py_ssize_t src_width,
+                       Py_ssize_t src_rows, Py_ssize_t n_rows, const int64_t *rcell,
+                       const int64_t *rcell1, const int64_t *rstart, const int64_t *rstop,
+                       const float *rw0, const float *rw1, const int64_t *ci0,
+                       const int64_t *ci1, const float *cw0, const float *cw1)
 {
-    (void)self;
-    Py_buffer v[10] = {{0}};
-    Py_ssize_t height, width, first_width;
-    int mode;
-    double t_;
-    if (!PyArg_ParseTuple(args, "w*nnid" "y*n" "y*y*y*y*" "y*y*y*y*", &v[0], &height, &width,
-                          &mode, &t_, &v[1], &first_width, &v[2], &v[3], &v[4], &v[5], &v[6],
-                          &v[7], &v[8], &v[9])) {
-        release(v, 10);
-        return NULL;
+    for (Py_ssize_t x = 0; x < width; x++) {
+        if (ci0[x] < 0 || ci1[x] < 0 || ci0[x] >= src_width || ci1[x] >= src_width) {
+            return 1;
+        }
     }
-    if (check(&v[0], 1, height * width, "out") < 0 || check(&v[2], 8, height, "ri0") < 0
-        || check(&v[3], 8, height, "ri1") < 0 || check(&v[4], 4, height, "rw0") < 0
-        || check(&v[5], 4, height, "rw1") < 0 || check(&v[6], 8, width, "ci0") < 0
-        || check(&v[7], 8, width, "ci1") < 0 || check(&v[8], 4, width, "cw0") < 0
-        || check(&v[9], 4, width, "cw1") < 0) {
-        release(v, 10);
-        return NULL;
-    }
-    uint8_t *out = v[0].buf;
-    const float *first = v[1].buf, *rw0 = v[4].buf, *rw1 = v[5].buf, *cw0 = v[8].buf,
-                *cw1 = v[9].buf;
-    const int64_t *ri0 = v[2].buf, *ri1 = v[3].buf, *ci0 = v[6].buf, *ci1 = v[7].buf;
-    const Py_ssize_t first_len = v[1].len / 4;
-    const float t = (float)t_;
-    int bad = 0;
-    float *top = NULL, *bottom = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    top = malloc(sizeof(float) * (size_t)width);
-    bottom = malloc(sizeof(float) * (size_t)width);
-    if (top == NULL || bottom == NULL) {
-        bad = 2;
-    }
-    for (Py_ssize_t x = 0; x < width && !bad; x++) {
-        if (ci0[x] < 0 || ci1[x] < 0 || ci0[x] >= first_width || ci1[x] >= first_width) {
+    float *buf[2] = {malloc(sizeof(float) * (size_t)width), malloc(sizeof(float) * (size_t)width)};
+    int64_t held[2] = {-1, -1}; /* the source row each buffer holds */
+    int bad = buf[0] == NULL || buf[1] == NULL ? 2 : 0;
+    for (Py_ssize_t i = 0; i < n_rows && !bad; i++) {
+        const int64_t want[2] = {rcell[i], rcell1[i]};
+        if (want[0] < 0 || want[1] < 0 || want[0] >= src_rows || want[1] >= src_rows
+            || rstart[i] < 0 || rstop[i] > height || rstop[i] < rstart[i]) {
             bad = 1;
+            break;
+        }
+        /* Consecutive cells share a source row (the bottom of one is the top of the next):
+         * each row's inner pass is computed once. */
+        int top = held[0] == want[0] ? 0 : held[1] == want[0] ? 1 : -1;
+        if (top < 0) {
+            top = held[0] == want[1] ? 1 : 0;
+            inner_row(mode, buf[top], src + want[0] * src_width, ci0, ci1, cw0, cw1, width);
+            held[top] = want[0];
+        }
+        int bottom = 1 - top;
+        if (want[1] == want[0]) {
+            bottom = top;
+        } else if (held[bottom] != want[1]) {
+            inner_row(mode, buf[bottom], src + want[1] * src_width, ci0, ci1, cw0, cw1, width);
+            held[bottom] = want[1];
+        }
+        for (int64_t y = rstart[i]; y < rstop[i]; y++) {
+            if (values != NULL) {
+                eval_row_values(mode, values + y * width, buf[top], buf[bottom], rw0[y], rw1[y],
+                                width);
+            } else {
+                eval_row(mode, out + y * width, buf[top], buf[bottom], rw0[y], rw1[y], t, 0,
+                         width);
+            }
         }
     }
-    int64_t p0 = -1, p1 = -1;
-    for (Py_ssize_t y = 0; y < height && !bad; y++) {
-        if (ri0[y] != p0 || ri1[y] != p1) {
-            /* A new pair of first-stage rows: its inner (width) pass, once for all the
-             * output rows that read it. */
-            p0 = ri0[y];
-            p1 = ri1[y];
-            if (p0 < 0 || p1 < 0 || (p0 + 1) * first_width > first_len
-                || (p1 + 1) * first_width > first_len) {
-                bad = 1;
-                break;
-            }
-            const float *a = first + p0 * first_width, *b = first + p1 * first_width;
-            for (Py_ssize_t x = 0; x < width; x++) {
-                top[x] = lerp(mode, cw0[x], a[ci0[x]], cw1[x], a[ci1[x]]);
-                bottom[x] = lerp(mode, cw0[x], b[ci0[x]], cw1[x], b[ci1[x]]);
-            }
-        }
-        uint8_t *row = out + y * width;
-        const float h0 = rw0[y], h1 = rw1[y];
-        for (Py_ssize_t x = 0; x < width; x++) {
-            row[x] = lerp(mode, h0, top[x], h1, bottom[x]) > t;
-        }
+    free(buf[0]);
+    free(buf[1]);
+    return bad;
+}
+
+/* Shared argument handling of paint_plane and resize_plane. */
+static PyObject *plane_call(PyObject *args, int keep_values)
+{
+    Py_buffer v[12] = {{0}};
+    Py_ssize_t height, width, src_width;
+    int mode;
+    double t_ = 0.0;
+    int ok = keep_values
+        ? PyArg_ParseTuple(args, "w*nni" "y*n" "y*y*y*y*y*y*" "y*y*y*y*", &v[0], &height, &width,
+                           &mode, &v[1], &src_width, &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+                           &v[8], &v[9], &v[10], &v[11])
+        : PyArg_ParseTuple(args, "w*nnid" "y*n" "y*y*y*y*y*y*" "y*y*y*y*", &v[0], &height,
+                           &width, &mode, &t_, &v[1], &src_width, &v[2], &v[3], &v[4], &v[5],
+                           &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]);
+    if (!ok) {
+        release(v, 12);
+        return NULL;
     }
-    free(top);
-    free(bottom);
+    Py_ssize_t n_rows = v[2].len / 8;
+    if (check(&v[0], keep_values ? 4 : 1, height * width, "out") < 0
+        || check(&v[3], 8, n_rows, "rcell1") < 0 || check(&v[4], 8, n_rows, "rstart") < 0
+        || check(&v[5], 8, n_rows, "rstop") < 0 || check(&v[6], 4, height, "rw0") < 0
+        || check(&v[7], 4, height, "rw1") < 0 || check(&v[8], 8, width, "ci0") < 0
+        || check(&v[9], 8, width, "ci1") < 0 || check(&v[10], 4, width, "cw0") < 0
+        || check(&v[11], 4, width, "cw1") < 0 || src_width <= 0) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "source width must be positive");
+        }
+        release(v, 12);
+        return NULL;
+    }
+    int bad;
+    Py_BEGIN_ALLOW_THREADS
+    bad = resize_rows(mode, keep_values ? NULL : v[0].buf, keep_values ? v[0].buf : NULL,
+                      (float)t_, height, width, v[1].buf, src_width, v[1].len / 4 / src_width,
+                      n_rows, v[2].buf, v[3].buf, v[4].buf, v[5].buf, v[6].buf, v[7].buf,
+                      v[8].buf, v[9].buf, v[10].buf, v[11].buf);
     Py_END_ALLOW_THREADS
-    release(v, 10);
+    release(v, 12);
     if (bad == 2) {
         return PyErr_NoMemory();
     }
     if (bad) {
-        PyErr_SetString(PyExc_IndexError, "paint_plane: source index outside first");
+        PyErr_SetString(PyExc_IndexError, "index outside the source or the output");
         return NULL;
     }
     Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(paint_plane_doc,
+"paint_plane(out, height, width, mode, t, src, src_width,\n"
+"            rcell, rcell1, rstart, rstop, rw0, rw1, ci0, ci1, cw0, cw1)\n\n"
+"The second stage of one plane: out[y, x] = resize(src)[y, x] > t for the rows of the cells\n"
+"given. src: the exact first-stage values (float32, rows of src_width). Rows go by cells:\n"
+"rcell/rcell1 (int64) the two source rows a cell reads, [rstart, rstop) the output rows\n"
+"reading it; rw0/rw1 (height float32) their weights. ci0/ci1 (width int64) and cw0/cw1\n"
+"(width float32): each output column's sources and weights.");
+
+static PyObject *paint_plane(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return plane_call(args, 0);
+}
+
+PyDoc_STRVAR(resize_plane_doc,
+"resize_plane(out, height, width, mode, src, src_width,\n"
+"             rcell, rcell1, rstart, rstop, rw0, rw1, ci0, ci1, cw0, cw1)\n\n"
+"As paint_plane, but out (height*width float32) receives the resized values themselves.");
+
+static PyObject *resize_plane(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return plane_call(args, 1);
 }
 
 static PyMethodDef methods[] = {
     {"paint_rects", paint_rects, METH_VARARGS, paint_rects_doc},
     {"paint_cells", paint_cells, METH_VARARGS, paint_cells_doc},
     {"paint_plane", paint_plane, METH_VARARGS, paint_plane_doc},
+    {"resize_plane", resize_plane, METH_VARARGS, resize_plane_doc},
     {NULL, NULL, 0, NULL},
 };
 

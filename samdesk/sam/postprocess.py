@@ -37,6 +37,7 @@ row-major, in original-image pixels.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import logging
 import sys
@@ -50,6 +51,7 @@ import numpy.typing as npt
 
 from samdesk.sam import mask_cells
 from samdesk.sam.bilinear_emulation import Arithmetic as _Arithmetic
+from samdesk.sam.bilinear_emulation import Axis
 from samdesk.sam.bilinear_emulation import detect_arithmetic as _arithmetic
 from samdesk.sam.mask_cells import INPUT_SIDE, LOW_RES
 
@@ -189,24 +191,27 @@ class _OutputPool:
         self._lock = threading.Lock()
         self._entries: list[_Recycled] = []
 
-    def take(self, shape: tuple[int, ...], module: ModuleType) -> npt.NDArray[np.bool_]:
-        """A zeroed C-contiguous bool array of ``shape``; pass it to ``give`` once painted."""
+    def take(self, shape: tuple[int, ...]) -> _Recycled:
+        """A C-contiguous bool array of ``shape``, zero except in the rectangles listed with
+        it (``clear`` them, or overwrite their planes); pass it to ``give`` once painted."""
         with self._lock:
             for i, entry in enumerate(self._entries):
                 # References: the entry's attribute and getrefcount's argument. Any other is
                 # the caller's (an array, a view, a tensor sharing the memory...).
                 if entry.buffer.shape == shape and sys.getrefcount(entry.buffer) == 2:
-                    del self._entries[i]
-                    break
-            else:
-                entry = None
-        if entry is None:
-            # np.zeros maps zero pages lazily: negative regions cost neither time nor memory.
-            return np.zeros(shape, dtype=bool)
-        _, _, height, width = shape
+                    return self._entries.pop(i)
+        # np.zeros maps zero pages lazily: negative regions cost neither time nor memory.
+        empty = np.empty(0, np.int64)
+        return _Recycled(np.zeros(shape, dtype=bool), empty, empty.reshape(0, 4))
+
+    @staticmethod
+    def clear(module: ModuleType, entry: _Recycled, keep: list[int]) -> None:
+        """Zero what ``entry``'s buffer was written in, except in planes ``keep`` (about to
+        be overwritten entirely)."""
+        *_, height, width = entry.buffer.shape
+        rest = ~np.isin(entry.planes, keep)
         flat = entry.buffer.reshape(-1, height, width)
-        module.paint_rects(flat, height, width, entry.planes, entry.rects, False)
-        return entry.buffer
+        module.paint_rects(flat, height, width, entry.planes[rest], entry.rects[rest], False)
 
     def give(self, buffer: npt.NDArray[np.bool_], planes: np.ndarray, rects: np.ndarray) -> None:
         """Keep ``buffer`` (returned to the caller) for recycling; it wrote ``rects``."""
@@ -215,7 +220,7 @@ class _OutputPool:
             self._entries.append(_Recycled(buffer, planes, rects))
             del self._entries[: -self._CAPACITY]
 
-    def clear(self) -> None:
+    def forget(self) -> None:
         with self._lock:
             self._entries.clear()
 
@@ -225,7 +230,7 @@ _pool = _OutputPool()
 
 def release_buffers() -> None:
     """Forget the recycled mask outputs (their memory is freed once the caller drops them)."""
-    _pool.clear()
+    _pool.forget()
 
 
 # ---- The compiled loops ------------------------------------------------------------------------
@@ -265,23 +270,9 @@ def _accelerator_matches(module: ModuleType, arith: _Arithmetic) -> bool:
     rows, cols = axis(41, height, arith), axis(57, width, arith)
     mode = _LERP_MODE[arith.lerp]
     plane = np.zeros((height, width), dtype=bool)
-    module.paint_plane(
-        plane,
-        height,
-        width,
-        mode,
-        0.0,
-        first,
-        57,
-        rows.i0,
-        rows.i1,
-        rows.w0,
-        rows.w1,
-        cols.i0,
-        cols.i1,
-        cols.w0,
-        cols.w1,
-    )
+    module.paint_plane(plane, height, width, mode, 0.0, first, 57, *_plane_axes(rows, cols))
+    values = np.empty((height, width), dtype=np.float32)
+    module.resize_plane(values, height, width, mode, first, 57, *_plane_axes(rows, cols))
     kr, kc = (
         a.reshape(-1)
         for a in np.meshgrid(np.arange(rows.cell.size), np.arange(cols.cell.size), indexing="ij")
@@ -310,7 +301,27 @@ def _accelerator_matches(module: ModuleType, arith: _Arithmetic) -> bool:
         cols.w0,
         cols.w1,
     )
-    return bool(np.array_equal(plane, want) and np.array_equal(cells, want))
+    return bool(
+        np.array_equal(plane, want)
+        and np.array_equal(cells, want)
+        and np.array_equal(values, ref[0, 0].numpy())
+    )
+
+
+def _plane_axes(rows: Axis, cols: Axis) -> tuple[np.ndarray, ...]:
+    """The axes as ``paint_plane`` takes them: rows by cells (cell, cell1, start, stop) and
+    their weights, columns by pixels (i0, i1, w0, w1)."""
+    return (rows.cell, rows.cell1, rows.start, rows.stop, rows.w0, rows.w1, cols.i0, cols.i1,
+            cols.w0, cols.w1)  # fmt: skip
+
+
+def _stage1_axes(frame: mask_cells.Frame, input_size: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """The 256 → 1024 first stage cropped to the input size, as ``resize_plane`` takes it."""
+    s = frame.stage1
+    h_in, w_in = (int(v) for v in input_size)
+    k = int(np.searchsorted(s.start, h_in))  # the cells with output rows below h_in
+    return (s.cell[:k], s.cell1[:k], s.start[:k], np.minimum(s.stop[:k], h_in), s.w0[:h_in],
+            s.w1[:h_in], s.i0[:w_in], s.i1[:w_in], s.w0[:w_in], s.w1[:w_in])  # fmt: skip
 
 
 def _paint_compiled(
@@ -346,44 +357,62 @@ def _paint_planes_compiled(
     module: ModuleType,
     out: npt.NDArray[np.bool_],
     frame: mask_cells.Frame,
-    low_res: torch.Tensor,
     input_size: tuple[int, int],
     planes: list[int],
 ) -> None:
     """Evaluate whole ``planes`` (noise-like logits) pixel by pixel into N×H×W ``out``.
 
-    The first stage comes from ``F.interpolate`` itself (exact by definition, ~1 ms); the
-    second stage, where the reference spends its time, runs compiled.
+    Both stages run compiled; the second, where the reference spends its time, with the rows
+    of each plane split between this thread and a helper (the loops release the GIL and are
+    mostly compute-bound: up to 2× on two cores). The first stage is not left to
+    ``F.interpolate``: its OpenMP threads spin for a while after each call and would take the
+    helper's core.
     """
-    import torch
-    import torch.nn.functional as F
-
+    if not planes:
+        return
     _, height, width = out.shape
     rows, cols = frame.rows, frame.cols
     mode = _LERP_MODE[frame.arith.lerp]
     h_in, w_in = (int(v) for v in input_size)
-    low = torch.from_numpy(frame.low)
-    for n in planes:
-        with torch.no_grad():
-            first = F.interpolate(low[n][None, None], (INPUT_SIDE, INPUT_SIDE), mode="bilinear")
-        first_np = np.ascontiguousarray(first[0, 0, :h_in, :w_in].numpy())
-        module.paint_plane(
-            out[n],
-            height,
-            width,
-            mode,
-            float(frame.t),
-            first_np,
-            w_in,
-            rows.i0,
-            rows.i1,
-            rows.w0,
-            rows.w1,
-            cols.i0,
-            cols.i1,
-            cols.w0,
-            cols.w1,
+    first = np.empty((len(planes), h_in, w_in), dtype=np.float32)
+    for f, n in zip(first, planes, strict=True):
+        module.resize_plane(
+            f, h_in, w_in, mode, frame.low[n], LOW_RES, *_stage1_axes(frame, input_size)
         )
+    col_args = _plane_axes(rows, cols)[4:]
+    half = rows.cell.size // 2
+
+    def paint(n: int, f: np.ndarray, cells: slice) -> None:
+        module.paint_plane(
+            out[n], height, width, mode, float(frame.t), f, w_in, rows.cell[cells],
+            rows.cell1[cells], rows.start[cells], rows.stop[cells], *col_args,
+        )  # fmt: skip
+
+    # One batch for each thread (a hand-over per plane would cost more than it saves at 12 MP).
+    def batch(cells: slice) -> None:
+        for n, f in zip(planes, first, strict=True):
+            paint(n, f, cells)
+
+    helper = _helper().submit(batch, slice(half, None))
+    try:
+        batch(slice(0, half))
+    finally:
+        helper.result()
+
+
+_helper_lock = threading.Lock()
+_helper_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _helper() -> concurrent.futures.ThreadPoolExecutor:
+    """One helper thread for the compiled loops (created on first use)."""
+    global _helper_pool
+    with _helper_lock:
+        if _helper_pool is None:
+            _helper_pool = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="samdesk-masks"
+            )
+        return _helper_pool
 
 
 # ---- Entry points -----------------------------------------------------------------------------
@@ -440,10 +469,12 @@ def masks_from_low_res(
     solution = mask_cells.solve(frame, plans)
     compiled = _accelerator()
     if compiled is not None:
-        out = _pool.take((b, c, h, w), compiled)
+        recycled = _pool.take((b, c, h, w))
+        _pool.clear(compiled, recycled, solution.reference)
+        out = recycled.buffer
         planes = out.reshape(b * c, h, w)
         written_planes, written = _paint_compiled(compiled, planes, frame, solution)
-        _paint_planes_compiled(compiled, planes, frame, low_res, input_size, solution.reference)
+        _paint_planes_compiled(compiled, planes, frame, input_size, solution.reference)
         dense = np.asarray(solution.reference, dtype=np.int64)
         full = np.tile(np.array([[0, h, 0, w]], dtype=np.int64), (dense.size, 1))
         _pool.give(out, np.concatenate([written_planes, dense]), np.concatenate([written, full]))

@@ -396,9 +396,9 @@ def test_noise_like_planes_take_the_full_evaluation(
     else:
         original_planes = pp._paint_planes_compiled
 
-        def counting_planes(module, out, frame, low_res, input_size, planes):
+        def counting_planes(module, out, frame, input_size, planes):
             calls.append(list(planes))
-            return original_planes(module, out, frame, low_res, input_size, planes)
+            return original_planes(module, out, frame, input_size, planes)
 
         monkeypatch.setattr(pp, "_paint_planes_compiled", counting_planes)
     size = (1500, 2000)
