@@ -47,8 +47,13 @@ def _has_module(py: Path, name: str) -> bool:
 
 
 def _install_fingerprint() -> str:
-    """What the install depends on: a change re-runs pip, otherwise set-up is instant."""
+    """What the install depends on: a change re-runs pip, otherwise set-up is instant.
+
+    The C sources count too: ``pip install -e`` compiles them in place.
+    """
     h = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    for source in sorted((ROOT / "samdesk").rglob("*.c")):
+        h.update(source.read_bytes())
     h.update(sys.version.encode())
     return h.hexdigest()
 

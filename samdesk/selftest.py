@@ -217,9 +217,11 @@ def check_segment(ctx: _Context) -> str:
     areas = masks.reshape(len(masks), -1).sum(axis=1)
     if not areas.any():
         raise AssertionError("all masks are empty")
+    compiled = _require("samdesk.sam.postprocess", "compiled_loops")()
     return (
         f"{origin} {width}x{height}: encode {encode_s:.1f} s, {len(masks)} masks, "
-        f"largest {int(areas.max())} px, scores {' '.join(f'{v:.2f}' for v in scores)}"
+        f"largest {int(areas.max())} px, scores {' '.join(f'{v:.2f}' for v in scores)}; "
+        f"mask loops {'compiled' if compiled else 'numpy'}"
     )
 
 

@@ -56,6 +56,8 @@ def _assert_report_ok(result: subprocess.CompletedProcess[str], *, frozen: bool)
     assert not re.search(r"^FAIL\s", report, re.MULTILINE), report
     # The environment line says which code ran: the frozen bundle's or the checkout's.
     assert re.search(rf"^PASS\s+environment\s.*{'bundle' if frozen else 'source'};", report, re.M)
+    if os.environ.get("SAMDESK_REQUIRE_COMPILED") == "1":  # CI: built, and bundled
+        assert re.search(r"^PASS\s+segment\s.*mask loops compiled", report, re.M), report
 
 
 def _executable(bundle: Path) -> Path:

@@ -60,7 +60,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INPUT_SIDE", "LOW_RES", "best_mask_crop", "masks_from_low_res", "upscale_logits"]
+__all__ = [
+    "INPUT_SIDE",
+    "LOW_RES",
+    "best_mask_crop",
+    "compiled_loops",
+    "masks_from_low_res",
+    "release_buffers",
+    "upscale_logits",
+]
 
 # PyTorch's CPU bilinear kernel switches to its channels-last implementation (different
 # arithmetic) when out_h + out_w <= 128; such tiny outputs take the reference path.
@@ -226,6 +234,11 @@ class _OutputPool:
 
 
 _pool = _OutputPool()
+
+
+def compiled_loops() -> bool:
+    """Whether the compiled loops (``samdesk.sam._masks``) are built and in use here."""
+    return _accelerator() is not None
 
 
 def release_buffers() -> None:
