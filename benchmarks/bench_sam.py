@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from samdesk.sam import Predictor, build_sam_tiny_vit, build_sam_vit, load_model
+from samdesk.sam import Predictor, build_sam_tiny_vit, build_sam_vit, load_model, postprocess
 from samdesk.sam.image_encoder import (
     Attention,
     _rel_terms,
@@ -150,15 +150,44 @@ def click_model() -> tuple[Predictor, np.ndarray]:
     return p, point
 
 
+def sam_like_logits() -> torch.Tensor:
+    """1×3×256×256 float32: three nested candidates of a soft two-part object, ±20 — the
+    structure real SAM weights give (see bench_postprocess.py); about 6/19/24 % of a 4:3
+    image."""
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.arange(256.0), torch.arange(256.0), indexing="ij")
+
+    def blob(cy: float, cx: float, ry: float, rx: float) -> torch.Tensor:
+        return 20 * (1 - (((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2).sqrt())
+
+    part = blob(90, 110, 25, 35)
+    whole = torch.maximum(part, blob(120, 130, 45, 60))
+    plus = torch.maximum(whole, blob(150, 200, 30, 30))
+    field = torch.stack([part, whole, plus])[None]
+    return (field + torch.randn(field.shape, generator=g) * 0.3).clamp(-20, 20).contiguous()
+
+
 def bench_click(repeat: int) -> None:
     p, rel_point = click_model()
-    print("Click (one positive point; decoder + post-processing to original size):")
     print(
-        f"  {'size':>11s} {'path':24s} {'decoder':>8s} {'post':>8s} {'total':>8s} {'post %':>7s}"
-        f" {'ref total':>10s} {'ratio':>6s}"
+        "Click (one positive point; decoder + post-processing to original size). Mask loops: "
+        f"{'compiled' if postprocess.compiled_loops() else 'numpy (samdesk.sam._masks not built)'}"
+    )
+    print(
+        f"  {'size':>11s} {'logits':7s} {'path':19s} {'decoder':>8s} {'post':>8s} {'total':>8s}"
+        f" {'post %':>7s} {'ref total':>10s} {'ratio':>6s}"
     )
     for h, w in SIZES:
         _bench_size(p, rel_point * [w, h], h, w, repeat)
+
+
+def _row(size: str, logits: str, path: str, t_dec: float, t_post: float, t_ref: float) -> None:
+    total, ref_total = t_dec + t_post, t_dec + t_ref
+    print(
+        f"  {size:>11s} {logits:7s} {path:19s} {t_dec * 1e3:6.0f}ms {t_post * 1e3:6.1f}ms"
+        f" {total * 1e3:6.0f}ms {100 * t_post / total:6.1f}% {ref_total * 1e3:8.0f}ms"
+        f" {total / ref_total:6.2f}"
+    )
 
 
 def _bench_size(p: Predictor, point: np.ndarray, h: int, w: int, repeat: int) -> None:
@@ -169,26 +198,40 @@ def _bench_size(p: Predictor, point: np.ndarray, h: int, w: int, repeat: int) ->
     def decode() -> tuple[torch.Tensor, torch.Tensor]:
         return p._decode(coords, labels, None, None, True)
 
+    def cold(fn: Callable[[], object]) -> Callable[[], object]:
+        # A fresh output every time (no recycled buffer): the first click on an image.
+        def run() -> object:
+            postprocess.release_buffers()
+            return fn()
+
+        return run
+
     low, iou = decode()
     best = int(iou[0].argmax())
+    sam = sam_like_logits()
     t_dec = timed(decode, repeat)
+    size = f"{w}×{h}"
+    # The random checkpoint's own logits (noise-like: the worst case, every pixel evaluated).
+    t_ref = timed(lambda: reference_masks(low, input_size, (h, w)), max(1, repeat // 2))
     t_multi = timed(lambda: masks_from_low_res(low, input_size, (h, w)), repeat)
     t_best = timed(lambda: best_mask_crop(low[0, best], input_size, (h, w)), repeat)
-    t_ref_post = timed(lambda: reference_masks(low, input_size, (h, w)), max(1, repeat // 2))
-    ref_total = t_dec + t_ref_post
-    for name, t_post in [("predict(multimask)", t_multi), ("predict_best", t_best)]:
-        total = t_dec + t_post
-        print(
-            f"  {w:>5d}×{h:<5d} {name:24s} {t_dec * 1e3:6.0f}ms {t_post * 1e3:6.0f}ms"
-            f" {total * 1e3:6.0f}ms {100 * t_post / total:6.1f}% {ref_total * 1e3:8.0f}ms"
-            f" {total / ref_total:6.2f}"
-        )
-    # End to end through the public API, as the UI calls it.
+    _row(size, "random", "predict(multimask)", t_dec, t_multi, t_ref)
+    _row("", "random", "predict_best", t_dec, t_best, t_ref)
+    # SAM-like logits through the same post-processing (the decoder's cost does not depend on
+    # its weights' values).
+    t_ref_sam = timed(lambda: reference_masks(sam, input_size, (h, w)), max(1, repeat // 2))
+    t_sam = timed(lambda: masks_from_low_res(sam, input_size, (h, w)), repeat)
+    t_sam_cold = timed(cold(lambda: masks_from_low_res(sam, input_size, (h, w))), repeat)
+    t_sam_best = timed(lambda: best_mask_crop(sam[0, 1], input_size, (h, w)), repeat)
+    _row("", "SAM-like", "predict(multimask)", t_dec, t_sam, t_ref_sam)
+    _row("", "SAM-like", "  first on an image", t_dec, t_sam_cold, t_ref_sam)
+    _row("", "SAM-like", "predict_best", t_dec, t_sam_best, t_ref_sam)
+    # End to end through the public API, as the UI calls it (random weights).
     t_api = timed(lambda: p.predict(point, np.array([1])), repeat)
     t_api_best = timed(lambda: p.predict_best(point, np.array([1])), repeat)
     print(
-        f"  {'':11s} public API: predict {t_api * 1e3:.0f} ms, predict_best "
-        f"{t_api_best * 1e3:.0f} ms; reference post-processing alone {t_ref_post * 1e3:.0f} ms"
+        f"  {'':11s} public API, random weights: predict {t_api * 1e3:.0f} ms, predict_best "
+        f"{t_api_best * 1e3:.0f} ms"
     )
 
 

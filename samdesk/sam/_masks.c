@@ -412,7 +412,58 @@ static PyObject *resize_plane(PyObject *self, PyObject *args)
     return plane_call(args, 1);
 }
 
+PyDoc_STRVAR(stage1_points_doc,
+"stage1_points(out, mode, low, planes, p, q, i0, i1, w0, w1)\n\n"
+"First-stage values at K points: out[k] = resize(low[planes[k]])[p[k], q[k]], the 256 -> 1024\n"
+"upscale. low: N*256*256 float32; planes, p, q: K int64; i0/i1 (1024 int64) and w0/w1\n"
+"(1024 float32) the stage's source indices and weights (the same along both axes).");
+
+static PyObject *stage1_points(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer v[9] = {{0}};
+    int mode;
+    if (!PyArg_ParseTuple(args, "w*i" "y*y*y*y*" "y*y*y*y*", &v[0], &mode, &v[1], &v[2], &v[3],
+                          &v[4], &v[5], &v[6], &v[7], &v[8])) {
+        release(v, 9);
+        return NULL;
+    }
+    const Py_ssize_t count = v[0].len / 4, side = v[5].len / 8, n_planes = v[1].len / 4 / 65536;
+    if (check(&v[2], 8, count, "planes") < 0 || check(&v[3], 8, count, "p") < 0
+        || check(&v[4], 8, count, "q") < 0 || check(&v[6], 8, side, "i1") < 0
+        || check(&v[7], 4, side, "w0") < 0 || check(&v[8], 4, side, "w1") < 0) {
+        release(v, 9);
+        return NULL;
+    }
+    float *out = v[0].buf;
+    const float *low = v[1].buf, *w0 = v[7].buf, *w1 = v[8].buf;
+    const int64_t *planes = v[2].buf, *ps = v[3].buf, *qs = v[4].buf, *i0 = v[5].buf,
+                  *i1 = v[6].buf;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const int64_t n = planes[k], p = ps[k], q = qs[k];
+        if (n < 0 || n >= n_planes || p < 0 || p >= side || q < 0 || q >= side || i0[p] < 0
+            || i1[p] > 255 || i0[q] < 0 || i1[q] > 255) {
+            bad = 1;
+            break;
+        }
+        const float *plane = low + n * 65536, *r0 = plane + i0[p] * 256, *r1 = plane + i1[p] * 256;
+        const float top = lerp(mode, w0[q], r0[i0[q]], w1[q], r0[i1[q]]);
+        const float bottom = lerp(mode, w0[q], r1[i0[q]], w1[q], r1[i1[q]]);
+        out[k] = lerp(mode, w0[p], top, w1[p], bottom);
+    }
+    Py_END_ALLOW_THREADS
+    release(v, 9);
+    if (bad) {
+        PyErr_SetString(PyExc_IndexError, "stage1_points: point outside the planes");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"stage1_points", stage1_points, METH_VARARGS, stage1_points_doc},
     {"paint_rects", paint_rects, METH_VARARGS, paint_rects_doc},
     {"paint_cells", paint_cells, METH_VARARGS, paint_cells_doc},
     {"paint_plane", paint_plane, METH_VARARGS, paint_plane_doc},

@@ -140,7 +140,7 @@ class Solution:
 
     ``rects[n]``: R×4 int64 (y0, y1, x0, x1), ends exclusive, rectangles of plane n that are
     entirely True; ``cells``: the band cells of every plane, whose pixels must be evaluated
-    one by one (``bands`` or ``corner_values``); everything else is False. ``reference``:
+    one by one (``bands`` here, or the compiled loops); everything else is False. ``reference``:
     planes whose logits are noise-like, left to a full evaluation (their ``rects`` are empty
     and no band cell belongs to them).
     """
@@ -559,15 +559,3 @@ def solve(frame: Frame, plans: list[Plan]) -> Solution:
 
     cells = Cells(per_cell(0), joined(1), joined(2), per_cell(3), per_cell(4), per_cell(5), size)
     return Solution(rects, cells, sorted(reference))
-
-
-def corner_values(frame: Frame, cells: Cells) -> npt.NDArray[np.float32]:
-    """K×4 float32: the exact first-stage values (x00, x01, x10, x11) at the corners
-    (P, Q), (P, Q1), (P1, Q), (P1, Q1) of each cell."""
-    s, rows, cols = frame.stage1, frame.rows, frame.cols
-    p = np.stack([rows.cell[cells.kr], rows.cell1[cells.kr]])  # 2×K
-    q = np.stack([cols.cell[cells.kc], cols.cell1[cells.kc]])  # 2×K
-    low_rows = cells.n * LOW_RES + np.concatenate([s.i0[p], s.i1[p]])
-    inner = _stage1_rows(frame, low_rows, q)
-    x = _stage1_cols(frame, p, inner[:2], inner[2:])  # 2×2×K: (row P/P1, column Q/Q1)
-    return np.ascontiguousarray(x.reshape(4, -1).T)

@@ -37,7 +37,6 @@ row-major, in original-image pixels.
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import logging
 import sys
@@ -314,10 +313,19 @@ def _accelerator_matches(module: ModuleType, arith: _Arithmetic) -> bool:
         cols.w0,
         cols.w1,
     )
+    # The first stage at some points of a 256 → 1024 upscale.
+    low = (rng.standard_normal((2, 256, 256)) * 4).astype(np.float32)
+    with torch.no_grad():
+        upscaled = F.interpolate(torch.from_numpy(low)[:, None], (1024, 1024), mode="bilinear")
+    n, p, q = (rng.integers(0, hi, 500) for hi in (2, 1024, 1024))
+    points = np.empty(500, dtype=np.float32)
+    s = axis(256, 1024, arith)
+    module.stage1_points(points, mode, low, n, p, q, s.i0, s.i1, s.w0, s.w1)
     return bool(
         np.array_equal(plane, want)
         and np.array_equal(cells, want)
         and np.array_equal(values, ref[0, 0].numpy())
+        and np.array_equal(points, upscaled[n, 0, p, q].numpy())
     )
 
 
@@ -361,7 +369,7 @@ def _paint_compiled(
     module.paint_cells(
         out, height, width, mode, float(frame.t), float(frame.lo), float(frame.hi),
         cells.n, *(np.ascontiguousarray(c) for c in cell_rects.T),
-        mask_cells.corner_values(frame, cells), rows.w0, rows.w1, cols.w0, cols.w1,
+        _corners(module, frame, cells), rows.w0, rows.w1, cols.w0, cols.w1,
     )  # fmt: skip
     return np.concatenate([planes, cells.n]), np.concatenate([rects, cell_rects])
 
@@ -402,30 +410,27 @@ def _paint_planes_compiled(
         )  # fmt: skip
 
     # One batch for each thread (a hand-over per plane would cost more than it saves at 12 MP).
+    # A thread per call (~0.1 ms) rather than a pool: nothing is left running afterwards.
     def batch(cells: slice) -> None:
         for n, f in zip(planes, first, strict=True):
             paint(n, f, cells)
 
-    helper = _helper().submit(batch, slice(half, None))
+    failure: list[BaseException] = []
+
+    def helper() -> None:
+        try:
+            batch(slice(half, None))
+        except BaseException as exc:  # re-raised on the calling thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=helper, name="samdesk-masks")
+    thread.start()
     try:
         batch(slice(0, half))
     finally:
-        helper.result()
-
-
-_helper_lock = threading.Lock()
-_helper_pool: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-def _helper() -> concurrent.futures.ThreadPoolExecutor:
-    """One helper thread for the compiled loops (created on first use)."""
-    global _helper_pool
-    with _helper_lock:
-        if _helper_pool is None:
-            _helper_pool = concurrent.futures.ThreadPoolExecutor(
-                1, thread_name_prefix="samdesk-masks"
-            )
-        return _helper_pool
+        thread.join()
+    if failure:
+        raise failure[0]
 
 
 # ---- Entry points -----------------------------------------------------------------------------
@@ -535,6 +540,13 @@ def best_mask_crop(
     if not plans:
         return np.zeros((0, 0), dtype=bool), (0, 0)
     solution = mask_cells.solve(frame, plans)
+    compiled = _accelerator()
+    if compiled is not None:
+        if solution.reference:  # noise-like logits: the whole plane, then its box
+            full = np.zeros((1, *(int(v) for v in original_size)), dtype=bool)
+            _paint_planes_compiled(compiled, full, frame, input_size, [0])
+            return _crop_to_box(full[0])
+        return _crop_compiled(compiled, frame, solution)
     if solution.reference:
         return _crop_to_box(
             _reference_masks(low_res[None, None], input_size, original_size, threshold)[0, 0]
@@ -553,6 +565,82 @@ def best_mask_crop(
         crop[ry0 - y0 : ry1 - y0, rx0 - x0 : rx1 - x0] = True
     crop.reshape(-1)[(ys - y0) * crop.shape[1] + (xs - x0)] = True
     return crop, (x0, y0)
+
+
+def _crop_compiled(
+    module: ModuleType, frame: mask_cells.Frame, solution: mask_cells.Solution
+) -> tuple[npt.NDArray[np.bool_], tuple[int, int]]:
+    """``best_mask_crop`` of a one-plane solution with the compiled loops: paint into the box
+    of the rectangles and band cells, then trim it to the True pixels."""
+    rows, cols, cells = frame.rows, frame.cols, solution.cells
+    rects = solution.rects[0]
+    cell_rects = np.stack(
+        [rows.start[cells.kr], rows.stop[cells.kr], cols.start[cells.kc], cols.stop[cells.kc]],
+        axis=1,
+    )
+    every = np.concatenate([rects, cell_rects])
+    if every.size == 0:
+        return np.zeros((0, 0), dtype=bool), (0, 0)
+    y0, y1 = int(every[:, 0].min()), int(every[:, 1].max())
+    x0, x1 = int(every[:, 2].min()), int(every[:, 3].max())
+    height, width = y1 - y0, x1 - x0
+    shift = np.array([y0, y0, x0, x0], dtype=np.int64)
+    crop = np.zeros((height, width), dtype=bool)
+    sure = np.ascontiguousarray(rects - shift)
+    module.paint_rects(crop, height, width, np.zeros(len(sure), np.int64), sure, True)
+    if cells.kr.size:
+        local = (cell_rects - shift).T
+        module.paint_cells(
+            crop, height, width, _LERP_MODE[frame.arith.lerp], float(frame.t),
+            float(frame.lo), float(frame.hi), np.zeros(cells.kr.size, np.int64),
+            *(np.ascontiguousarray(c) for c in local), _corners(module, frame, cells),
+            rows.w0[y0:y1], rows.w1[y0:y1], cols.w0[x0:x1], cols.w1[x0:x1],
+        )  # fmt: skip
+    return _trim(crop, (x0, y0), sure)
+
+
+def _corners(
+    module: ModuleType, frame: mask_cells.Frame, cells: mask_cells.Cells
+) -> npt.NDArray[np.float32]:
+    """K×4 float32: the exact first-stage values (x00, x01, x10, x11) at the corners (P, Q),
+    (P, Q1), (P1, Q), (P1, Q1) of each cell."""
+    rows, cols, s = frame.rows, frame.cols, frame.stage1
+    p = np.stack([rows.cell[cells.kr]] * 2 + [rows.cell1[cells.kr]] * 2, axis=1)
+    q = np.stack([cols.cell[cells.kc], cols.cell1[cells.kc]] * 2, axis=1)
+    out = np.empty(p.shape, dtype=np.float32)
+    module.stage1_points(
+        out, _LERP_MODE[frame.arith.lerp], frame.low, np.repeat(cells.n, 4), p.reshape(-1),
+        q.reshape(-1), s.i0, s.i1, s.w0, s.w1,
+    )  # fmt: skip
+    return out
+
+
+def _trim(
+    crop: npt.NDArray[np.bool_], origin: tuple[int, int], sure: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.bool_], tuple[int, int]]:
+    """``crop`` (its top-left pixel at ``origin``, XY) cut to its True pixels.
+
+    The rectangles ``sure`` (y0, y1, x0, x1 in crop pixels, all True) already bound most of
+    the box: only the strips outside them (a band cell or two wide) are searched.
+    """
+    if sure.size == 0:
+        box, (bx, by) = _crop_to_box(crop)
+        return box, (bx + origin[0], by + origin[1]) if box.size else (0, 0)
+    height, width = crop.shape
+    sy0, sy1 = int(sure[:, 0].min()), int(sure[:, 1].max())
+    sx0, sx1 = int(sure[:, 2].min()), int(sure[:, 3].max())
+    top = np.flatnonzero(crop[:sy0].any(axis=1))
+    bottom = np.flatnonzero(crop[sy1:].any(axis=1))
+    left = np.flatnonzero(crop[:, :sx0].any(axis=0))
+    right = np.flatnonzero(crop[:, sx1:].any(axis=0))
+    y0 = int(top[0]) if top.size else sy0
+    y1 = sy1 + int(bottom[-1]) + 1 if bottom.size else sy1
+    x0 = int(left[0]) if left.size else sx0
+    x1 = sx1 + int(right[-1]) + 1 if right.size else sx1
+    if (y0, y1, x0, x1) == (0, height, 0, width):
+        return crop, origin
+    box = np.ascontiguousarray(crop[y0:y1, x0:x1])
+    return box, (origin[0] + x0, origin[1] + y0)
 
 
 def _crop_to_box(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], tuple[int, int]]:
