@@ -18,6 +18,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define SAMDESK_STREAM 1
+#endif
 
 #if defined(__clang__)
 #pragma clang fp contract(off)
@@ -130,6 +134,37 @@ static void inner_row(int mode, float *dst, const float *r, const int64_t *i0, c
     }
 }
 
+/* memset for the long runs of a mask: non-temporal (streaming) stores where the CPU has
+ * them. A mask is written once and read later, if at all; ordinary stores first read every
+ * line they write ("read for ownership"), which costs ~25 % of the fill time here. */
+static void fill(uint8_t *p, int value, size_t n)
+{
+#ifdef SAMDESK_STREAM
+    if (n >= 256) {
+        size_t head = (16 - ((uintptr_t)p & 15)) & 15;
+        memset(p, value, head);
+        p += head;
+        n -= head;
+        const __m128i v = _mm_set1_epi8((char)value);
+        const size_t blocks = n / 16;
+        for (size_t i = 0; i < blocks; i++) {
+            _mm_stream_si128((__m128i *)(p + 16 * i), v);
+        }
+        p += 16 * blocks;
+        n -= 16 * blocks;
+    }
+#endif
+    memset(p, value, n);
+}
+
+/* Makes the streaming stores visible before the function returns. */
+static void fill_done(void)
+{
+#ifdef SAMDESK_STREAM
+    _mm_sfence();
+#endif
+}
+
 /* A buffer argument with the item size and length it must have. */
 static int check(Py_buffer *b, Py_ssize_t itemsize, Py_ssize_t count, const char *name)
 {
@@ -184,100 +219,14 @@ static PyObject *paint_rects(PyObject *self, PyObject *args)
             break;
         }
         for (int64_t y = r[0]; y < r[1]; y++) {
-            memset(out + base + y * width + r[2], value, (size_t)(r[3] - r[2]));
+            fill(out + base + y * width + r[2], value, (size_t)(r[3] - r[2]));
         }
     }
+    fill_done();
     Py_END_ALLOW_THREADS
     release(v, 3);
     if (bad) {
         PyErr_SetString(PyExc_IndexError, "paint_rects: rectangle outside the output");
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
-PyDoc_STRVAR(paint_cells_doc,
-"paint_cells(out, height, width, mode, t, lo, hi, planes, y0, y1, x0, x1, corners,\n"
-"            rw0, rw1, cw0, cw1)\n\n"
-"Evaluate K second-stage cells exactly and write their pixels.\n"
-"Cell k covers rows [y0[k], y1[k]) x cols [x0[k], x1[k]) of plane planes[k]; corners[k] =\n"
-"(x00, x01, x10, x11), its first-stage values (top-left, top-right, bottom-left,\n"
-"bottom-right). rw0/rw1 (height float32) and cw0/cw1 (width float32) are the second stage's\n"
-"weights. A cell whose corners are all > hi is written True, one whose corners are all\n"
-"<= lo is left as it is (the output is zeroed); the others pixel by pixel, value > t.");
-
-static PyObject *paint_cells(PyObject *self, PyObject *args)
-{
-    (void)self;
-    Py_buffer v[11] = {{0}};
-    Py_ssize_t height, width;
-    int mode;
-    double t_, lo_, hi_;
-    if (!PyArg_ParseTuple(args, "w*nniddd" "y*y*y*y*y*y*" "y*y*y*y*", &v[0], &height, &width,
-                          &mode, &t_, &lo_, &hi_, &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-                          &v[7], &v[8], &v[9], &v[10])) {
-        release(v, 11);
-        return NULL;
-    }
-    Py_ssize_t count = v[1].len / 8;
-    if (check(&v[2], 8, count, "y0") < 0 || check(&v[3], 8, count, "y1") < 0
-        || check(&v[4], 8, count, "x0") < 0 || check(&v[5], 8, count, "x1") < 0
-        || check(&v[6], 4, 4 * count, "corners") < 0 || check(&v[7], 4, height, "rw0") < 0
-        || check(&v[8], 4, height, "rw1") < 0 || check(&v[9], 4, width, "cw0") < 0
-        || check(&v[10], 4, width, "cw1") < 0) {
-        release(v, 11);
-        return NULL;
-    }
-    uint8_t *out = v[0].buf;
-    const int64_t *planes = v[1].buf, *ya = v[2].buf, *yb = v[3].buf, *xa = v[4].buf,
-                  *xb = v[5].buf;
-    const float *corners = v[6].buf, *rw0 = v[7].buf, *rw1 = v[8].buf, *cw0 = v[9].buf,
-                *cw1 = v[10].buf;
-    const float t = (float)t_, lo = (float)lo_, hi = (float)hi_;
-    const int64_t size = (int64_t)height * width, total = v[0].len;
-    int bad = 0;
-    float *top = NULL, *bottom = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    top = malloc(sizeof(float) * (size_t)width);
-    bottom = malloc(sizeof(float) * (size_t)width);
-    if (top == NULL || bottom == NULL) {
-        bad = 2;
-    }
-    for (Py_ssize_t k = 0; k < count && !bad; k++) {
-        const float *c = corners + 4 * k;
-        int64_t base = planes[k] * size;
-        if (ya[k] < 0 || yb[k] > height || xa[k] < 0 || xb[k] > width || yb[k] < ya[k]
-            || xb[k] < xa[k] || base < 0 || base + size > total) {
-            bad = 1;
-            break;
-        }
-        if (c[0] <= lo && c[1] <= lo && c[2] <= lo && c[3] <= lo) {
-            continue;
-        }
-        if (c[0] > hi && c[1] > hi && c[2] > hi && c[3] > hi) {
-            for (int64_t y = ya[k]; y < yb[k]; y++) {
-                memset(out + base + y * width + xa[k], 1, (size_t)(xb[k] - xa[k]));
-            }
-            continue;
-        }
-        /* Inner (width) pass on the cell's two first-stage rows, then the outer pass. */
-        for (int64_t x = xa[k]; x < xb[k]; x++) {
-            top[x] = lerp(mode, cw0[x], c[0], cw1[x], c[1]);
-            bottom[x] = lerp(mode, cw0[x], c[2], cw1[x], c[3]);
-        }
-        for (int64_t y = ya[k]; y < yb[k]; y++) {
-            eval_row(mode, out + base + y * width, top, bottom, rw0[y], rw1[y], t, xa[k], xb[k]);
-        }
-    }
-    free(top);
-    free(bottom);
-    Py_END_ALLOW_THREADS
-    release(v, 11);
-    if (bad == 2) {
-        return PyErr_NoMemory();
-    }
-    if (bad) {
-        PyErr_SetString(PyExc_IndexError, "paint_cells: cell outside the output");
         return NULL;
     }
     Py_RETURN_NONE;
@@ -412,60 +361,226 @@ static PyObject *resize_plane(PyObject *self, PyObject *args)
     return plane_call(args, 1);
 }
 
-PyDoc_STRVAR(stage1_points_doc,
-"stage1_points(out, mode, low, planes, p, q, i0, i1, w0, w1)\n\n"
-"First-stage values at K points: out[k] = resize(low[planes[k]])[p[k], q[k]], the 256 -> 1024\n"
-"upscale. low: N*256*256 float32; planes, p, q: K int64; i0/i1 (1024 int64) and w0/w1\n"
-"(1024 float32) the stage's source indices and weights (the same along both axes).");
+/* A growing list of int64 5-tuples (y0, y1, x0, x1, kind). */
+typedef struct {
+    int64_t *items;
+    Py_ssize_t count, capacity;
+} Boxes;
 
-static PyObject *stage1_points(PyObject *self, PyObject *args)
+static int boxes_add(Boxes *b, int64_t y0, int64_t y1, int64_t x0, int64_t x1, int64_t kind)
+{
+    if (b->count == b->capacity) {
+        Py_ssize_t capacity = b->capacity ? 2 * b->capacity : 1024;
+        int64_t *items = realloc(b->items, sizeof(int64_t) * 5 * (size_t)capacity);
+        if (items == NULL) {
+            return -1;
+        }
+        b->items = items;
+        b->capacity = capacity;
+    }
+    int64_t *it = b->items + 5 * b->count++;
+    it[0] = y0;
+    it[1] = y1;
+    it[2] = x0;
+    it[3] = x1;
+    it[4] = kind;
+    return 0;
+}
+
+/* The work of paint_region, without the GIL. Returns 0, 1 on a bad index, 2 on no memory. */
+static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_t height,
+                  Py_ssize_t width, int64_t oy, int64_t ox, const float *low, const int64_t *si0,
+                  const int64_t *si1, const float *sw0, const float *sw1, Py_ssize_t side,
+                  int64_t p0, int64_t p1, int64_t c0, int64_t c1, Py_ssize_t n_rows,
+                  const int64_t *rcell, const int64_t *rcell1, const int64_t *rstart,
+                  const int64_t *rstop, const float *rw0, const float *rw1, Py_ssize_t n_cols,
+                  const int64_t *ccell, const int64_t *ccell1, const int64_t *cstart,
+                  const int64_t *cstop, const float *cw0, const float *cw1, Boxes *boxes)
+{
+    if (p0 < 0 || p1 > side || c0 < 0 || c1 > side || p1 <= p0 || c1 <= c0) {
+        return 1;
+    }
+    for (int64_t q = c0; q < c1; q++) {
+        if (si0[q] < 0 || si1[q] > 255) {
+            return 1;
+        }
+    }
+    for (int64_t p = p0; p < p1; p++) {
+        if (si0[p] < 0 || si1[p] > 255) {
+            return 1;
+        }
+    }
+    for (Py_ssize_t j = 0; j < n_cols; j++) {
+        if (ccell[j] < c0 || ccell1[j] >= c1 || cstart[j] < ox || cstop[j] > ox + width
+            || cstop[j] < cstart[j]) {
+            return 1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_rows; i++) {
+        if (rcell[i] < p0 || rcell1[i] >= p1 || rstart[i] < oy || rstop[i] > oy + height
+            || rstop[i] < rstart[i]) {
+            return 1;
+        }
+    }
+    const Py_ssize_t cw = c1 - c0;
+    float *first = malloc(sizeof(float) * (size_t)((p1 - p0) * cw));
+    float *inner[2] = {malloc(sizeof(float) * (size_t)cw), malloc(sizeof(float) * (size_t)cw)};
+    float *top = malloc(sizeof(float) * (size_t)width);
+    float *bottom = malloc(sizeof(float) * (size_t)width);
+    int bad = first == NULL || inner[0] == NULL || inner[1] == NULL || top == NULL
+        || bottom == NULL ? 2 : 0;
+    /* 1. The exact first stage over the rectangle: each low-res row's inner pass once. */
+    int64_t held[2] = {-1, -1};
+    for (int64_t p = p0; p < p1 && !bad; p++) {
+        const int64_t want[2] = {si0[p], si1[p]};
+        int slot[2];
+        for (int k = 0; k < 2; k++) {
+            slot[k] = held[0] == want[k] ? 0 : held[1] == want[k] ? 1 : -1;
+        }
+        for (int k = 0; k < 2; k++) {
+            if (slot[k] >= 0) {
+                continue;
+            }
+            int free_slot = slot[1 - k] == 0 ? 1 : 0;
+            inner_row(mode, inner[free_slot], low + want[k] * 256, si0 + c0, si1 + c0, sw0 + c0,
+                      sw1 + c0, cw);
+            held[free_slot] = want[k];
+            slot[k] = free_slot;
+        }
+        eval_row_values(mode, first + (p - p0) * cw, inner[slot[0]], inner[slot[1]], sw0[p],
+                        sw1[p], cw);
+    }
+    /* 2. Cells: runs of positive cells are filled, band cells evaluated pixel by pixel. */
+    for (Py_ssize_t i = 0; i < n_rows && !bad; i++) {
+        const float *a = first + (rcell[i] - p0) * cw, *b = first + (rcell1[i] - p0) * cw;
+        const int64_t y0 = rstart[i] - oy, y1 = rstop[i] - oy;
+        Py_ssize_t run = -1;
+        for (Py_ssize_t j = 0; j <= n_cols && !bad; j++) {
+            int sure = 0, live = 0;
+            float c00 = 0, c01 = 0, c10 = 0, c11 = 0;
+            if (j < n_cols) {
+                c00 = a[ccell[j] - c0];
+                c01 = a[ccell1[j] - c0];
+                c10 = b[ccell[j] - c0];
+                c11 = b[ccell1[j] - c0];
+                /* Branch-free: the min and max of the four decide the cell. */
+                const float mn0 = c00 < c01 ? c00 : c01, mn1 = c10 < c11 ? c10 : c11;
+                const float mx0 = c00 > c01 ? c00 : c01, mx1 = c10 > c11 ? c10 : c11;
+                sure = (mn0 < mn1 ? mn0 : mn1) > hi;
+                live = (mx0 > mx1 ? mx0 : mx1) > lo;
+            }
+            if (sure) {
+                if (run < 0) {
+                    run = j;
+                }
+                continue;
+            }
+            if (run >= 0) {
+                const int64_t x0 = cstart[run] - ox, x1 = cstop[j - 1] - ox;
+                for (int64_t y = y0; y < y1; y++) {
+                    fill(out + y * width + x0, 1, (size_t)(x1 - x0));
+                }
+                if (boxes_add(boxes, y0, y1, x0, x1, 1) < 0) {
+                    bad = 2;
+                }
+                run = -1;
+            }
+            if (!live) {
+                continue;
+            }
+            const int64_t x0 = cstart[j] - ox, x1 = cstop[j] - ox;
+            for (int64_t x = x0; x < x1; x++) {
+                top[x] = lerp(mode, cw0[x + ox], c00, cw1[x + ox], c01);
+                bottom[x] = lerp(mode, cw0[x + ox], c10, cw1[x + ox], c11);
+            }
+            for (int64_t y = y0; y < y1; y++) {
+                eval_row(mode, out + y * width, top, bottom, rw0[y + oy], rw1[y + oy], t, x0, x1);
+            }
+            if (boxes_add(boxes, y0, y1, x0, x1, 0) < 0) {
+                bad = 2;
+            }
+        }
+    }
+    fill_done();
+    free(first);
+    free(inner[0]);
+    free(inner[1]);
+    free(top);
+    free(bottom);
+    return bad;
+}
+
+PyDoc_STRVAR(paint_region_doc,
+"paint_region(out, height, width, oy, ox, mode, t, lo, hi, low, si0, si1, sw0, sw1,\n"
+"             p0, p1, c0, c1, rcell, rcell1, rstart, rstop, rw0, rw1,\n"
+"             ccell, ccell1, cstart, cstop, cw0, cw1) -> bytes\n\n"
+"One plane's mask inside its rectangle, classification and all, written into out (height x\n"
+"width bytes whose pixel (0, 0) is the frame's (oy, ox)).\n"
+"low: the 256*256 float32 logits; si0/si1/sw0/sw1: the 256 -> 1024 first stage's indices and\n"
+"weights; [p0, p1) x [c0, c1): the first-stage rectangle that can hold positive values. The\n"
+"cells inside it (rows: rcell/rcell1/rstart/rstop, cols: ccell/...; int64, frame pixels) are\n"
+"classified from their four exact first-stage values: all > hi: filled (runs along a row at\n"
+"once); all <= lo: left zero; else evaluated pixel by pixel (value > t). rw0/rw1 and cw0/cw1\n"
+"are the frame's second-stage weights. Returns the boxes written, int64 5-tuples (y0, y1,\n"
+"x0, x1, kind) in out's pixels: kind 1 a filled run, 0 an evaluated cell.");
+
+static PyObject *paint_region(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer v[9] = {{0}};
+    Py_buffer v[18] = {{0}};
+    Py_ssize_t height, width;
+    long long oy, ox, p0, p1, c0, c1;
     int mode;
-    if (!PyArg_ParseTuple(args, "w*i" "y*y*y*y*" "y*y*y*y*", &v[0], &mode, &v[1], &v[2], &v[3],
-                          &v[4], &v[5], &v[6], &v[7], &v[8])) {
-        release(v, 9);
+    double t_, lo_, hi_;
+    if (!PyArg_ParseTuple(args, "w*nnLLiddd" "y*y*y*y*y*" "LLLL" "y*y*y*y*y*y*" "y*y*y*y*y*y*",
+                          &v[0], &height, &width, &oy, &ox, &mode, &t_, &lo_, &hi_, &v[1], &v[2],
+                          &v[3], &v[4], &v[5], &p0, &p1, &c0, &c1, &v[6], &v[7], &v[8], &v[9],
+                          &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16], &v[17])) {
+        release(v, 18);
         return NULL;
     }
-    const Py_ssize_t count = v[0].len / 4, side = v[5].len / 8, n_planes = v[1].len / 4 / 65536;
-    if (check(&v[2], 8, count, "planes") < 0 || check(&v[3], 8, count, "p") < 0
-        || check(&v[4], 8, count, "q") < 0 || check(&v[6], 8, side, "i1") < 0
-        || check(&v[7], 4, side, "w0") < 0 || check(&v[8], 4, side, "w1") < 0) {
-        release(v, 9);
+    const Py_ssize_t side = v[2].len / 8, n_rows = v[6].len / 8, n_cols = v[12].len / 8;
+    if (check(&v[0], 1, height * width, "out") < 0 || check(&v[1], 4, 65536, "low") < 0
+        || check(&v[3], 8, side, "si1") < 0 || check(&v[4], 4, side, "sw0") < 0
+        || check(&v[5], 4, side, "sw1") < 0 || check(&v[7], 8, n_rows, "rcell1") < 0
+        || check(&v[8], 8, n_rows, "rstart") < 0 || check(&v[9], 8, n_rows, "rstop") < 0
+        || check(&v[13], 8, n_cols, "ccell1") < 0 || check(&v[14], 8, n_cols, "cstart") < 0
+        || check(&v[15], 8, n_cols, "cstop") < 0) {
+        release(v, 18);
         return NULL;
     }
-    float *out = v[0].buf;
-    const float *low = v[1].buf, *w0 = v[7].buf, *w1 = v[8].buf;
-    const int64_t *planes = v[2].buf, *ps = v[3].buf, *qs = v[4].buf, *i0 = v[5].buf,
-                  *i1 = v[6].buf;
-    int bad = 0;
+    /* The weights are indexed by frame pixel: they must reach the out box's far side. */
+    if (oy < 0 || ox < 0 || v[10].len / 4 < oy + height || v[11].len / 4 < oy + height
+        || v[16].len / 4 < ox + width || v[17].len / 4 < ox + width) {
+        PyErr_SetString(PyExc_ValueError, "paint_region: weights shorter than the out box");
+        release(v, 18);
+        return NULL;
+    }
+    Boxes boxes = {NULL, 0, 0};
+    int bad;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t k = 0; k < count; k++) {
-        const int64_t n = planes[k], p = ps[k], q = qs[k];
-        if (n < 0 || n >= n_planes || p < 0 || p >= side || q < 0 || q >= side || i0[p] < 0
-            || i1[p] > 255 || i0[q] < 0 || i1[q] > 255) {
-            bad = 1;
-            break;
-        }
-        const float *plane = low + n * 65536, *r0 = plane + i0[p] * 256, *r1 = plane + i1[p] * 256;
-        const float top = lerp(mode, w0[q], r0[i0[q]], w1[q], r0[i1[q]]);
-        const float bottom = lerp(mode, w0[q], r1[i0[q]], w1[q], r1[i1[q]]);
-        out[k] = lerp(mode, w0[p], top, w1[p], bottom);
-    }
+    bad = region(mode, (float)t_, (float)lo_, (float)hi_, v[0].buf, height, width, oy, ox,
+                 v[1].buf, v[2].buf, v[3].buf, v[4].buf, v[5].buf, side, p0, p1, c0, c1, n_rows,
+                 v[6].buf, v[7].buf, v[8].buf, v[9].buf, v[10].buf, v[11].buf, n_cols, v[12].buf,
+                 v[13].buf, v[14].buf, v[15].buf, v[16].buf, v[17].buf, &boxes);
     Py_END_ALLOW_THREADS
-    release(v, 9);
-    if (bad) {
-        PyErr_SetString(PyExc_IndexError, "stage1_points: point outside the planes");
-        return NULL;
+    release(v, 18);
+    PyObject *result = NULL;
+    if (bad == 2) {
+        PyErr_NoMemory();
+    } else if (bad) {
+        PyErr_SetString(PyExc_IndexError, "paint_region: index outside the planes or out");
+    } else {
+        result = PyBytes_FromStringAndSize((const char *)boxes.items,
+                                           (Py_ssize_t)sizeof(int64_t) * 5 * boxes.count);
     }
-    Py_RETURN_NONE;
+    free(boxes.items);
+    return result;
 }
 
 static PyMethodDef methods[] = {
-    {"stage1_points", stage1_points, METH_VARARGS, stage1_points_doc},
+    {"paint_region", paint_region, METH_VARARGS, paint_region_doc},
     {"paint_rects", paint_rects, METH_VARARGS, paint_rects_doc},
-    {"paint_cells", paint_cells, METH_VARARGS, paint_cells_doc},
     {"paint_plane", paint_plane, METH_VARARGS, paint_plane_doc},
     {"resize_plane", resize_plane, METH_VARARGS, resize_plane_doc},
     {NULL, NULL, 0, NULL},

@@ -291,22 +291,43 @@ class _Positions:
     wj: npt.NDArray[np.int64]
 
 
+def noise_like(frame: Frame, plans: list[Plan]) -> list[int]:
+    """The planes whose logits are noise-like (``MAX_UNDECIDED_SHARE``): better evaluated
+    whole than cell by cell."""
+    may, sure = _window_maps(frame)
+    return [pl.n for pl in plans if _undecided(frame, pl, may, sure)[2]]
+
+
+def _undecided(
+    frame: Frame, pl: Plan, may: np.ndarray, sure: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The undecided windows (rows, cols) of a plane's rectangle, and whether there are too
+    many of them to go cell by cell."""
+    s = frame.stage1
+    wr0, wc0 = int(s.i0[pl.p0]), int(s.i0[pl.c0])
+    wr1, wc1 = int(s.i0[pl.p1 - 1]) + 1, int(s.i0[pl.c1 - 1]) + 1
+    may, sure = may[pl.n, wr0:wr1, wc0:wc1], sure[pl.n, wr0:wr1, wc0:wc1]
+    wi, wj = np.divmod(np.flatnonzero(may & ~sure), may.shape[1])
+    too_many = wi.size * 16 > MAX_UNDECIDED_SHARE * (pl.p1 - pl.p0) * (pl.c1 - pl.c0)
+    return wi + wr0, wj + wc0, bool(too_many)
+
+
 def _positions(frame: Frame, pl: Plan, may: np.ndarray, sure: np.ndarray) -> _Positions | None:
     """The plane's position maps from its window classes (undecided windows still to be
     fixed, see ``_fix_undecided``); None for noise-like logits (``MAX_UNDECIDED_SHARE``)."""
     s = frame.stage1
-    # Windows of the rectangle's positions, and how many positions each one covers there.
-    wr0, wr1 = int(s.i0[pl.p0]), int(s.i0[pl.p1 - 1]) + 1
-    wc0, wc1 = int(s.i0[pl.c0]), int(s.i0[pl.c1 - 1]) + 1
-    may, sure = may[pl.n, wr0:wr1, wc0:wc1], sure[pl.n, wr0:wr1, wc0:wc1]
-    wi, wj = np.divmod(np.flatnonzero(may & ~sure), may.shape[1])
-    if wi.size * 16 > MAX_UNDECIDED_SHARE * (pl.p1 - pl.p0) * (pl.c1 - pl.c0):
+    wi, wj, too_many = _undecided(frame, pl, may, sure)
+    if too_many:
         return None
+    # Windows of the rectangle's positions, and how many positions each one covers there.
+    wr0, wc0 = int(s.i0[pl.p0]), int(s.i0[pl.c0])
+    wr1, wc1 = int(s.i0[pl.p1 - 1]) + 1, int(s.i0[pl.c1 - 1]) + 1
+    may, sure = may[pl.n, wr0:wr1, wc0:wc1], sure[pl.n, wr0:wr1, wc0:wc1]
     count_r = np.minimum(s.stop[wr0:wr1], pl.p1) - np.maximum(s.start[wr0:wr1], pl.p0)
     count_c = np.minimum(s.stop[wc0:wc1], pl.c1) - np.maximum(s.start[wc0:wc1], pl.c0)
     above_lo = _repeat_columns(np.repeat(may, count_r, axis=0), count_c)
     below_hi = _repeat_columns(np.repeat(~sure, count_r, axis=0), count_c)
-    return _Positions(pl, above_lo, below_hi, wi + wr0, wj + wc0)
+    return _Positions(pl, above_lo, below_hi, wi, wj)
 
 
 def _fix_undecided(frame: Frame, planes: list[_Positions]) -> None:

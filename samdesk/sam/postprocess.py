@@ -73,7 +73,7 @@ __all__ = [
 # arithmetic) when out_h + out_w <= 128; such tiny outputs take the reference path.
 _SMALL_OUTPUT = 128
 # Up to about one megapixel the reference chain for all candidates costs a few ms, about what
-# planning the fast path costs.
+# planning the numpy fast path costs (the compiled one is cheaper at every size).
 _SMALL_FRAME = 1 << 20
 
 
@@ -267,66 +267,41 @@ def _accelerator() -> ModuleType | None:
 
 
 def _accelerator_matches(module: ModuleType, arith: _Arithmetic) -> bool:
-    """Run the compiled loops on a probe and compare with ``F.interpolate(...) > 0``."""
+    """Run the compiled loops on probes and compare with the reference chain, bit for bit."""
     import torch
     import torch.nn.functional as F
 
     from samdesk.sam.bilinear_emulation import axis
 
     rng = np.random.default_rng(7)
+    mode = _LERP_MODE[arith.lerp]
+    # Whole planes: a 41×57 "first stage" upscaled by non-integer ratios (height + width > 128).
     first = (rng.standard_normal((41, 57)) * 4).astype(np.float32)
-    height, width = 131, 175  # upscaling by a non-integer ratio; height + width > 128
+    height, width = 131, 175
     with torch.no_grad():
         ref = F.interpolate(torch.from_numpy(first)[None, None], (height, width), mode="bilinear")
-    want = (ref[0, 0] > 0).numpy()
     rows, cols = axis(41, height, arith), axis(57, width, arith)
-    mode = _LERP_MODE[arith.lerp]
     plane = np.zeros((height, width), dtype=bool)
     module.paint_plane(plane, height, width, mode, 0.0, first, 57, *_plane_axes(rows, cols))
     values = np.empty((height, width), dtype=np.float32)
     module.resize_plane(values, height, width, mode, first, 57, *_plane_axes(rows, cols))
-    kr, kc = (
-        a.reshape(-1)
-        for a in np.meshgrid(np.arange(rows.cell.size), np.arange(cols.cell.size), indexing="ij")
-    )
-    p, p1, q, q1 = rows.cell[kr], rows.cell1[kr], cols.cell[kc], cols.cell1[kc]
-    corners = np.ascontiguousarray(
-        np.stack([first[p, q], first[p, q1], first[p1, q], first[p1, q1]], axis=1)
-    )
-    cells = np.zeros((height, width), dtype=bool)
-    module.paint_cells(
-        cells,
-        height,
-        width,
-        mode,
-        0.0,
-        0.0,
-        1e-30,
-        np.zeros_like(kr),
-        rows.start[kr],
-        rows.stop[kr],
-        cols.start[kc],
-        cols.stop[kc],
-        corners,
-        rows.w0,
-        rows.w1,
-        cols.w0,
-        cols.w1,
-    )
-    # The first stage at some points of a 256 → 1024 upscale.
-    low = (rng.standard_normal((2, 256, 256)) * 4).astype(np.float32)
-    with torch.no_grad():
-        upscaled = F.interpolate(torch.from_numpy(low)[:, None], (1024, 1024), mode="bilinear")
-    n, p, q = (rng.integers(0, hi, 500) for hi in (2, 1024, 1024))
-    points = np.empty(500, dtype=np.float32)
-    s = axis(256, 1024, arith)
-    module.stage1_points(points, mode, low, n, p, q, s.i0, s.i1, s.w0, s.w1)
-    return bool(
-        np.array_equal(plane, want)
-        and np.array_equal(cells, want)
-        and np.array_equal(values, ref[0, 0].numpy())
-        and np.array_equal(points, upscaled[n, 0, p, q].numpy())
-    )
+    if not (np.array_equal(plane, (ref[0, 0] > 0).numpy()) and
+            np.array_equal(values, ref[0, 0].numpy())):  # fmt: skip
+        return False
+    # Regions: smooth blobs with noise (rectangles, band cells, decided cells) through the
+    # whole chain, at a ratio with cells of 2-3 pixels.
+    yy, xx = np.mgrid[0:256, 0:256]
+    low = np.stack(
+        [6 - np.hypot(yy - cy, xx - cx) / r for cy, cx, r in ((80, 90, 9), (150, 170, 5))]
+    ) + rng.standard_normal((2, 256, 256))
+    low = low.astype(np.float32)
+    input_size, size = (192, 256), (509, 678)
+    want = _reference_masks(torch.from_numpy(low)[None], input_size, size, 0.0)[0]
+    frame, plans = mask_cells.plan(low, input_size, size, 0.0, arith)
+    got = np.zeros(want.shape, dtype=bool)
+    for pl in plans:
+        _paint_region(module, got[pl.n], (0, 0), frame, pl)
+    return bool(np.array_equal(got, want))
 
 
 def _plane_axes(rows: Axis, cols: Axis) -> tuple[np.ndarray, ...]:
@@ -336,6 +311,46 @@ def _plane_axes(rows: Axis, cols: Axis) -> tuple[np.ndarray, ...]:
             cols.w0, cols.w1)  # fmt: skip
 
 
+# Cell by cell costs ~3 ns a cell of the plane's rectangle, the whole plane ~0.5 ns a pixel
+# (vectorized, two threads): below ~6 pixels a cell (frames of a few megapixels with a large
+# object) the whole plane is cheaper.
+_PIXELS_PER_CELL_MIN = 6
+
+
+def _whole_planes(frame: mask_cells.Frame, plans: list[mask_cells.Plan]) -> list[int]:
+    """The planned planes to evaluate whole (``paint_plane``) rather than cell by cell:
+    noise-like logits, and rectangles with too few pixels per cell for the cells to pay."""
+    pixels = frame.rows.n_out * frame.cols.n_out
+    whole = set(mask_cells.noise_like(frame, plans))
+    for plan in plans:
+        cells = (plan.rk.stop - plan.rk.start) * (plan.ck.stop - plan.ck.start)
+        if pixels < _PIXELS_PER_CELL_MIN * cells:
+            whole.add(plan.n)
+    return sorted(whole)
+
+
+def _paint_region(
+    module: ModuleType,
+    out: npt.NDArray[np.bool_],
+    origin: tuple[int, int],
+    frame: mask_cells.Frame,
+    plan: mask_cells.Plan,
+) -> npt.NDArray[np.int64]:
+    """Classify and paint one planned plane with the compiled loops into the zeroed 2-D
+    ``out``, whose pixel (0, 0) is the frame's ``origin`` (y, x). Returns the boxes written,
+    R×5 int64 (y0, y1, x0, x1, kind) in ``out``'s pixels, kind 1 for all-True runs."""
+    s, rows, cols = frame.stage1, frame.rows, frame.cols
+    rk, ck = plan.rk, plan.ck
+    boxes = module.paint_region(
+        out, out.shape[0], out.shape[1], origin[0], origin[1], _LERP_MODE[frame.arith.lerp],
+        float(frame.t), float(frame.lo), float(frame.hi), frame.low[plan.n], s.i0, s.i1, s.w0,
+        s.w1, plan.p0, plan.p1, plan.c0, plan.c1, rows.cell[rk], rows.cell1[rk],
+        rows.start[rk], rows.stop[rk], rows.w0, rows.w1, cols.cell[ck], cols.cell1[ck],
+        cols.start[ck], cols.stop[ck], cols.w0, cols.w1,
+    )  # fmt: skip
+    return np.frombuffer(boxes, dtype=np.int64).reshape(-1, 5)
+
+
 def _stage1_axes(frame: mask_cells.Frame, input_size: tuple[int, int]) -> tuple[np.ndarray, ...]:
     """The 256 → 1024 first stage cropped to the input size, as ``resize_plane`` takes it."""
     s = frame.stage1
@@ -343,35 +358,6 @@ def _stage1_axes(frame: mask_cells.Frame, input_size: tuple[int, int]) -> tuple[
     k = int(np.searchsorted(s.start, h_in))  # the cells with output rows below h_in
     return (s.cell[:k], s.cell1[:k], s.start[:k], np.minimum(s.stop[:k], h_in), s.w0[:h_in],
             s.w1[:h_in], s.i0[:w_in], s.i1[:w_in], s.w0[:w_in], s.w1[:w_in])  # fmt: skip
-
-
-def _paint_compiled(
-    module: ModuleType,
-    out: npt.NDArray[np.bool_],
-    frame: mask_cells.Frame,
-    solution: mask_cells.Solution,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Write the solution into the zeroed N×H×W ``out`` with the compiled loops; return the
-    (planes, rects) it wrote, for recycling."""
-    _, height, width = out.shape
-    rows, cols, cells = frame.rows, frame.cols, solution.cells
-    mode = _LERP_MODE[frame.arith.lerp]
-    counts = [r.shape[0] for r in solution.rects]
-    planes = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    rects = np.ascontiguousarray(np.concatenate(solution.rects))
-    module.paint_rects(out, height, width, planes, rects, True)
-    if not cells.kr.size:
-        return planes, rects
-    cell_rects = np.stack(
-        [rows.start[cells.kr], rows.stop[cells.kr], cols.start[cells.kc], cols.stop[cells.kc]],
-        axis=1,
-    )
-    module.paint_cells(
-        out, height, width, mode, float(frame.t), float(frame.lo), float(frame.hi),
-        cells.n, *(np.ascontiguousarray(c) for c in cell_rects.T),
-        _corners(module, frame, cells), rows.w0, rows.w1, cols.w0, cols.w1,
-    )  # fmt: skip
-    return np.concatenate([planes, cells.n]), np.concatenate([rects, cell_rects])
 
 
 def _paint_planes_compiled(
@@ -474,8 +460,9 @@ def masks_from_low_res(
         work scales with the mask's outline and positive area rather than with H·W.
     """
     _check_sizes(tuple(low_res.shape), 4, input_size, original_size)
+    # Without the compiled loops, the reference chain is the cheaper one on small frames.
     small = int(original_size[0]) * int(original_size[1]) <= _SMALL_FRAME
-    arith = None if small else _fast_path_ok(low_res, original_size)
+    arith = None if small and _accelerator() is None else _fast_path_ok(low_res, original_size)
     if arith is None:
         return _reference_masks(low_res, input_size, original_size, threshold)
     b, c = int(low_res.shape[0]), int(low_res.shape[1])
@@ -484,19 +471,10 @@ def masks_from_low_res(
         return np.zeros((b, c, h, w), dtype=bool)
     low = _as_numpy(low_res).reshape(b * c, LOW_RES, LOW_RES)
     frame, plans = mask_cells.plan(low, input_size, original_size, threshold, arith)
-    solution = mask_cells.solve(frame, plans)
     compiled = _accelerator()
     if compiled is not None:
-        recycled = _pool.take((b, c, h, w))
-        _pool.clear(compiled, recycled, solution.reference)
-        out = recycled.buffer
-        planes = out.reshape(b * c, h, w)
-        written_planes, written = _paint_compiled(compiled, planes, frame, solution)
-        _paint_planes_compiled(compiled, planes, frame, input_size, solution.reference)
-        dense = np.asarray(solution.reference, dtype=np.int64)
-        full = np.tile(np.array([[0, h, 0, w]], dtype=np.int64), (dense.size, 1))
-        _pool.give(out, np.concatenate([written_planes, dense]), np.concatenate([written, full]))
-        return out
+        return _masks_compiled(compiled, frame, plans, input_size, (b, c, h, w))
+    solution = mask_cells.solve(frame, plans)
     if len(solution.reference) == b * c:  # noise-like logits everywhere (random weights)
         return _reference_masks(low_res, input_size, original_size, threshold)
     # np.zeros maps zero pages lazily: negative regions cost neither time nor memory traffic.
@@ -507,6 +485,34 @@ def masks_from_low_res(
     for n in solution.reference:
         ref = _reference_masks(flat_low[n : n + 1], input_size, original_size, threshold)
         planes[n] = ref[0, 0]
+    return out
+
+
+def _masks_compiled(
+    module: ModuleType,
+    frame: mask_cells.Frame,
+    plans: list[mask_cells.Plan],
+    input_size: tuple[int, int],
+    shape: tuple[int, int, int, int],
+) -> npt.NDArray[np.bool_]:
+    """``masks_from_low_res`` with the compiled loops, into a recycled or fresh B×C×H×W
+    output."""
+    n_planes, height, width = frame.low.shape[0], frame.rows.n_out, frame.cols.n_out
+    noisy = _whole_planes(frame, plans)
+    recycled = _pool.take(shape)
+    _pool.clear(module, recycled, noisy)
+    out = recycled.buffer
+    planes = out.reshape(n_planes, height, width)
+    written_planes, written = [], []
+    for plan in plans:
+        if plan.n not in noisy:
+            boxes = _paint_region(module, planes[plan.n], (0, 0), frame, plan)
+            written_planes.append(np.full(len(boxes), plan.n, dtype=np.int64))
+            written.append(boxes[:, :4])
+    _paint_planes_compiled(module, planes, frame, input_size, noisy)
+    written_planes.append(np.asarray(noisy, dtype=np.int64))
+    written.append(np.tile(np.array([[0, height, 0, width]], dtype=np.int64), (len(noisy), 1)))
+    _pool.give(out, np.concatenate(written_planes), np.ascontiguousarray(np.concatenate(written)))
     return out
 
 
@@ -539,14 +545,10 @@ def best_mask_crop(
     )
     if not plans:
         return np.zeros((0, 0), dtype=bool), (0, 0)
-    solution = mask_cells.solve(frame, plans)
     compiled = _accelerator()
     if compiled is not None:
-        if solution.reference:  # noise-like logits: the whole plane, then its box
-            full = np.zeros((1, *(int(v) for v in original_size)), dtype=bool)
-            _paint_planes_compiled(compiled, full, frame, input_size, [0])
-            return _crop_to_box(full[0])
-        return _crop_compiled(compiled, frame, solution)
+        return _crop_compiled(compiled, frame, plans[0], input_size)
+    solution = mask_cells.solve(frame, plans)
     if solution.reference:
         return _crop_to_box(
             _reference_masks(low_res[None, None], input_size, original_size, threshold)[0, 0]
@@ -568,51 +570,27 @@ def best_mask_crop(
 
 
 def _crop_compiled(
-    module: ModuleType, frame: mask_cells.Frame, solution: mask_cells.Solution
+    module: ModuleType, frame: mask_cells.Frame, plan: mask_cells.Plan, input_size: tuple[int, int]
 ) -> tuple[npt.NDArray[np.bool_], tuple[int, int]]:
-    """``best_mask_crop`` of a one-plane solution with the compiled loops: paint into the box
-    of the rectangles and band cells, then trim it to the True pixels."""
-    rows, cols, cells = frame.rows, frame.cols, solution.cells
-    rects = solution.rects[0]
-    cell_rects = np.stack(
-        [rows.start[cells.kr], rows.stop[cells.kr], cols.start[cells.kc], cols.stop[cells.kc]],
-        axis=1,
-    )
-    every = np.concatenate([rects, cell_rects])
-    if every.size == 0:
+    """``best_mask_crop`` of one planned plane with the compiled loops: paint into the box of
+    its cells, then cut that to the True pixels."""
+    rows, cols = frame.rows, frame.cols
+    if _whole_planes(frame, [plan]):  # the whole plane, then its box
+        full = np.zeros((1, rows.n_out, cols.n_out), dtype=bool)
+        _paint_planes_compiled(module, full, frame, input_size, [0])
+        return _crop_to_box(full[0])
+    y0, y1 = int(rows.start[plan.rk.start]), int(rows.stop[plan.rk.stop - 1])
+    x0, x1 = int(cols.start[plan.ck.start]), int(cols.stop[plan.ck.stop - 1])
+    crop = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    boxes = _paint_region(module, crop, (y0, x0), frame, plan)
+    sure = np.ascontiguousarray(boxes[boxes[:, 4] == 1, :4])
+    if not boxes.size:
         return np.zeros((0, 0), dtype=bool), (0, 0)
-    y0, y1 = int(every[:, 0].min()), int(every[:, 1].max())
-    x0, x1 = int(every[:, 2].min()), int(every[:, 3].max())
-    height, width = y1 - y0, x1 - x0
-    shift = np.array([y0, y0, x0, x0], dtype=np.int64)
-    crop = np.zeros((height, width), dtype=bool)
-    sure = np.ascontiguousarray(rects - shift)
-    module.paint_rects(crop, height, width, np.zeros(len(sure), np.int64), sure, True)
-    if cells.kr.size:
-        local = (cell_rects - shift).T
-        module.paint_cells(
-            crop, height, width, _LERP_MODE[frame.arith.lerp], float(frame.t),
-            float(frame.lo), float(frame.hi), np.zeros(cells.kr.size, np.int64),
-            *(np.ascontiguousarray(c) for c in local), _corners(module, frame, cells),
-            rows.w0[y0:y1], rows.w1[y0:y1], cols.w0[x0:x1], cols.w1[x0:x1],
-        )  # fmt: skip
-    return _trim(crop, (x0, y0), sure)
-
-
-def _corners(
-    module: ModuleType, frame: mask_cells.Frame, cells: mask_cells.Cells
-) -> npt.NDArray[np.float32]:
-    """K×4 float32: the exact first-stage values (x00, x01, x10, x11) at the corners (P, Q),
-    (P, Q1), (P1, Q), (P1, Q1) of each cell."""
-    rows, cols, s = frame.rows, frame.cols, frame.stage1
-    p = np.stack([rows.cell[cells.kr]] * 2 + [rows.cell1[cells.kr]] * 2, axis=1)
-    q = np.stack([cols.cell[cells.kc], cols.cell1[cells.kc]] * 2, axis=1)
-    out = np.empty(p.shape, dtype=np.float32)
-    module.stage1_points(
-        out, _LERP_MODE[frame.arith.lerp], frame.low, np.repeat(cells.n, 4), p.reshape(-1),
-        q.reshape(-1), s.i0, s.i1, s.w0, s.w1,
-    )  # fmt: skip
-    return out
+    # Everything painted lies in the boxes: cut to their extent first (cheap), then trim.
+    by0, by1 = int(boxes[:, 0].min()), int(boxes[:, 1].max())
+    bx0, bx1 = int(boxes[:, 2].min()), int(boxes[:, 3].max())
+    shift = np.array([by0, by0, bx0, bx0], dtype=np.int64)
+    return _trim(crop[by0:by1, bx0:bx1], (x0 + bx0, y0 + by0), sure - shift)
 
 
 def _trim(
@@ -626,7 +604,6 @@ def _trim(
     if sure.size == 0:
         box, (bx, by) = _crop_to_box(crop)
         return box, (bx + origin[0], by + origin[1]) if box.size else (0, 0)
-    height, width = crop.shape
     sy0, sy1 = int(sure[:, 0].min()), int(sure[:, 1].max())
     sx0, sx1 = int(sure[:, 2].min()), int(sure[:, 3].max())
     top = np.flatnonzero(crop[:sy0].any(axis=1))
@@ -637,8 +614,6 @@ def _trim(
     y1 = sy1 + int(bottom[-1]) + 1 if bottom.size else sy1
     x0 = int(left[0]) if left.size else sx0
     x1 = sx1 + int(right[-1]) + 1 if right.size else sx1
-    if (y0, y1, x0, x1) == (0, height, 0, width):
-        return crop, origin
     box = np.ascontiguousarray(crop[y0:y1, x0:x1])
     return box, (origin[0] + x0, origin[1] + y0)
 
