@@ -14,11 +14,15 @@ For each case and image size (W×H, encoder input with longest side 1024) prints
 wall time of:
 
 - ``reference``: F.interpolate to 1024², crop, F.interpolate to H×W, ``> 0`` (3 masks);
-- ``masks``: ``masks_from_low_res`` (3 masks, full frame);
+- ``masks``: ``masks_from_low_res`` (3 masks, full frame), with the compiled loops when they
+  are built, the output buffer recycled from the previous call (as in a loop of clicks);
+- ``first``: the same with a fresh output buffer (the first click on an image pays its page
+  faults);
+- ``numpy``: the same without the compiled loops (a checkout built without a C compiler);
 - ``crop``: ``best_mask_crop`` of the middle candidate (the mask a click keeps);
 
-the number of pixels where ``masks`` differs from the reference (expected: 0) and the
-positive share of the three masks.
+the number of pixels where ``masks`` or ``numpy`` differs from the reference (expected: 0)
+and the positive share of the three masks.
 Timings on a shared machine are noisy: compare the ratios within one run.
 """
 
@@ -39,6 +43,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from samdesk.sam import postprocess  # noqa: E402
 from samdesk.sam.postprocess import (  # noqa: E402
     best_mask_crop,
     masks_from_low_res,
@@ -104,13 +109,14 @@ def main() -> None:
     parser.add_argument("--cases", default="sam,large", help=f"from {','.join(CASES)}")
     args = parser.parse_args()
 
+    compiled = postprocess.compiled_loops()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; C=3; median of "
-        f"{args.repeat}"
+        f"{args.repeat}; compiled loops: {'yes' if compiled else 'no (numpy only)'}"
     )
     print(
-        f"{'case':>5} {'image':>11} {'reference':>10} {'masks':>8} {'crop':>8} {'x masks':>8} "
-        f"{'x crop':>7} {'mismatch':>8} {'crop box':>12} {'positive %':>13}"
+        f"{'case':>5} {'image':>11} {'reference':>10} {'masks':>8} {'first':>8} {'numpy':>8}"
+        f" {'crop':>8} {'x masks':>8} {'mismatch':>8} {'crop box':>12} {'positive %':>13}"
     )
     for case, size in itertools.product(args.cases.split(","), args.sizes.split(",")):
         low = CASES[case]()
@@ -122,19 +128,40 @@ def main() -> None:
         fast = partial(masks_from_low_res, low, input_size, original)
         crop_fn = partial(best_mask_crop, low[0, 1], input_size, original)
 
+        def first(fast: Callable[[], object] = fast) -> object:
+            postprocess.release_buffers()
+            return fast()
+
+        def numpy_only(fast: Callable[[], object] = fast) -> object:
+            with without_compiled_loops():
+                return fast()
+
         masks = fast()  # the first calls also warm the caches
-        mismatch = int((reference() != masks).sum())
+        mismatch = int((reference() != masks).sum()) + int((reference() != numpy_only()).sum())
         positive = "/".join(f"{100 * m.mean():.0f}" for m in masks[0])
         del masks
         crop, _ = crop_fn()
         t_ref = median_ms(reference, max(1, min(args.repeat, 3)))
         t_masks = median_ms(fast, args.repeat)
+        t_first = median_ms(first, args.repeat)
+        t_numpy = median_ms(numpy_only, max(1, min(args.repeat, 5)))
         t_crop = median_ms(crop_fn, args.repeat)
         print(
-            f"{case:>5} {size:>11} {t_ref:>8.1f}ms {t_masks:>6.1f}ms {t_crop:>6.1f}ms "
-            f"{t_ref / t_masks:>7.1f}x {t_ref / t_crop:>6.1f}x {mismatch:>8d} "
-            f"{crop.shape[1]:>5}x{crop.shape[0]:<6} {positive:>13}"
+            f"{case:>5} {size:>11} {t_ref:>8.1f}ms {t_masks:>6.1f}ms {t_first:>6.1f}ms"
+            f" {t_numpy:>6.1f}ms {t_crop:>6.1f}ms {t_ref / t_masks:>7.1f}x {mismatch:>8d}"
+            f" {crop.shape[1]:>5}x{crop.shape[0]:<6} {positive:>13}"
         )
+
+
+class without_compiled_loops:
+    """Context: masks_from_low_res runs its numpy loops."""
+
+    def __enter__(self) -> None:
+        self._saved = postprocess._accelerator
+        postprocess._accelerator = lambda: None  # type: ignore[assignment]
+
+    def __exit__(self, *exc: object) -> None:
+        postprocess._accelerator = self._saved  # type: ignore[assignment]
 
 
 if __name__ == "__main__":
