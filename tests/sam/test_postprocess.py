@@ -394,13 +394,15 @@ def test_noise_like_planes_take_the_full_evaluation(
 
         monkeypatch.setattr(pp, "_reference_masks", counting)
     else:
-        original_planes = pp._paint_planes_compiled
+        from samdesk.sam import mask_compiled
+
+        original_planes = mask_compiled.paint_planes
 
         def counting_planes(module, out, frame, input_size, planes):
             calls.append(list(planes))
             return original_planes(module, out, frame, input_size, planes)
 
-        monkeypatch.setattr(pp, "_paint_planes_compiled", counting_planes)
+        monkeypatch.setattr(mask_compiled, "paint_planes", counting_planes)
     size = (1500, 2000)
     got = pp.masks_from_low_res(low, (768, 1024), size)
     assert calls == [[1]], "only the noise plane is evaluated in full"
