@@ -15,6 +15,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import MethodType
 
@@ -174,20 +175,50 @@ def bench_click(repeat: int) -> None:
         f"{'compiled' if postprocess.compiled_loops() else 'numpy (samdesk.sam._masks not built)'}"
     )
     print(
-        f"  {'size':>11s} {'logits':7s} {'path':19s} {'decoder':>8s} {'post':>8s} {'total':>8s}"
-        f" {'post %':>7s} {'ref total':>10s} {'ratio':>6s}"
+        f"  {'size':>11s} {'logits':7s} {'path':21s} {'decoder':>8s} {'post':>8s} {'click':>8s}"
+        f" {'post %':>7s} {'ref click':>10s} {'ratio':>6s}"
     )
+    print("  (medians over clicks, each the decoder followed by the post-processing)")
     for h, w in SIZES:
         _bench_size(p, rel_point * [w, h], h, w, repeat)
 
 
-def _row(size: str, logits: str, path: str, t_dec: float, t_post: float, t_ref: float) -> None:
-    total, ref_total = t_dec + t_post, t_dec + t_ref
+def _row(size: str, logits: str, path: str, click: Click, ref: Click) -> None:
     print(
-        f"  {size:>11s} {logits:7s} {path:19s} {t_dec * 1e3:6.0f}ms {t_post * 1e3:6.1f}ms"
-        f" {total * 1e3:6.0f}ms {100 * t_post / total:6.1f}% {ref_total * 1e3:8.0f}ms"
-        f" {total / ref_total:6.2f}"
+        f"  {size:>11s} {logits:7s} {path:21s} {click.decoder * 1e3:6.0f}ms"
+        f" {click.post * 1e3:6.1f}ms {click.total * 1e3:6.0f}ms {100 * click.share:6.1f}%"
+        f" {ref.total * 1e3:8.0f}ms {click.total / ref.total:6.2f}"
     )
+
+
+@dataclass
+class Click:
+    """Medians over clicks of: decoder time, post-processing time, their sum, and
+    post-processing's share of each click (s, s, s, fraction)."""
+
+    decoder: float
+    post: float
+    total: float
+    share: float
+
+
+def clicks(decode: Callable[[], object], post: Callable[[], object], repeat: int) -> Click:
+    """Time ``repeat`` clicks as the predictor runs them: the decoder, then the
+    post-processing (whose caches the decoder has just used)."""
+    post()  # warm-up
+    dec, pst = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        decode()
+        t1 = time.perf_counter()
+        post()
+        t2 = time.perf_counter()
+        dec.append(t1 - t0)
+        pst.append(t2 - t1)
+    shares = [p / (d + p) for d, p in zip(dec, pst, strict=True)]
+    totals = [d + p for d, p in zip(dec, pst, strict=True)]
+    med = statistics.median
+    return Click(med(dec), med(pst), med(totals), med(shares))
 
 
 def _bench_size(p: Predictor, point: np.ndarray, h: int, w: int, repeat: int) -> None:
@@ -198,8 +229,9 @@ def _bench_size(p: Predictor, point: np.ndarray, h: int, w: int, repeat: int) ->
     def decode() -> tuple[torch.Tensor, torch.Tensor]:
         return p._decode(coords, labels, None, None, True)
 
-    def cold(fn: Callable[[], object]) -> Callable[[], object]:
-        # A fresh output every time (no recycled buffer): the first click on an image.
+    def fresh(fn: Callable[[], object]) -> Callable[[], object]:
+        # A fresh output every time (no recycled buffer): the first multimask click of a
+        # session, or after a change of image size.
         def run() -> object:
             postprocess.release_buffers()
             return fn()
@@ -209,23 +241,37 @@ def _bench_size(p: Predictor, point: np.ndarray, h: int, w: int, repeat: int) ->
     low, iou = decode()
     best = int(iou[0].argmax())
     sam = sam_like_logits()
-    t_dec = timed(decode, repeat)
     size = f"{w}×{h}"
+    few = max(3, repeat // 2)
     # The random checkpoint's own logits (noise-like: the worst case, every pixel evaluated).
-    t_ref = timed(lambda: reference_masks(low, input_size, (h, w)), max(1, repeat // 2))
-    t_multi = timed(lambda: masks_from_low_res(low, input_size, (h, w)), repeat)
-    t_best = timed(lambda: best_mask_crop(low[0, best], input_size, (h, w)), repeat)
-    _row(size, "random", "predict(multimask)", t_dec, t_multi, t_ref)
-    _row("", "random", "predict_best", t_dec, t_best, t_ref)
+    ref = clicks(decode, lambda: reference_masks(low, input_size, (h, w)), few)
+    _row(
+        size,
+        "random",
+        "predict(multimask)",
+        clicks(decode, lambda: masks_from_low_res(low, input_size, (h, w)), repeat),
+        ref,
+    )
+    _row(
+        "",
+        "random",
+        "predict_best",
+        clicks(decode, lambda: best_mask_crop(low[0, best], input_size, (h, w)), repeat),
+        ref,
+    )
     # SAM-like logits through the same post-processing (the decoder's cost does not depend on
     # its weights' values).
-    t_ref_sam = timed(lambda: reference_masks(sam, input_size, (h, w)), max(1, repeat // 2))
-    t_sam = timed(lambda: masks_from_low_res(sam, input_size, (h, w)), repeat)
-    t_sam_cold = timed(cold(lambda: masks_from_low_res(sam, input_size, (h, w))), repeat)
-    t_sam_best = timed(lambda: best_mask_crop(sam[0, 1], input_size, (h, w)), repeat)
-    _row("", "SAM-like", "predict(multimask)", t_dec, t_sam, t_ref_sam)
-    _row("", "SAM-like", "  first on an image", t_dec, t_sam_cold, t_ref_sam)
-    _row("", "SAM-like", "predict_best", t_dec, t_sam_best, t_ref_sam)
+    ref = clicks(decode, lambda: reference_masks(sam, input_size, (h, w)), few)
+    multi = lambda: masks_from_low_res(sam, input_size, (h, w))  # noqa: E731
+    _row("", "SAM-like", "predict(multimask)", clicks(decode, multi, repeat), ref)
+    _row("", "SAM-like", "  fresh output buffer", clicks(decode, fresh(multi), repeat), ref)
+    _row(
+        "",
+        "SAM-like",
+        "predict_best",
+        clicks(decode, lambda: best_mask_crop(sam[0, 1], input_size, (h, w)), repeat),
+        ref,
+    )
     # End to end through the public API, as the UI calls it (random weights).
     t_api = timed(lambda: p.predict(point, np.array([1])), repeat)
     t_api_best = timed(lambda: p.predict_best(point, np.array([1])), repeat)

@@ -10,6 +10,7 @@ the reference chain's pixels, bit for bit. Conventions as in ``postprocess``: fr
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import sys
 import threading
@@ -161,6 +162,8 @@ def _plane_axes(rows: Axis, cols: Axis) -> tuple[np.ndarray, ...]:
 # (vectorized, two threads): below ~6 pixels a cell (frames of a few megapixels with a large
 # object) the whole plane is cheaper.
 _PIXELS_PER_CELL_MIN = 6
+# Row chunks of a whole plane shared between the two threads.
+_CHUNKS = 12
 
 
 def _whole_planes(frame: mask_cells.Frame, plans: list[mask_cells.Plan]) -> list[int]:
@@ -215,11 +218,10 @@ def paint_planes(
 ) -> None:
     """Evaluate whole ``planes`` (noise-like logits) pixel by pixel into N×H×W ``out``.
 
-    Both stages run compiled; the second, where the reference spends its time, with the rows
-    of each plane split between this thread and a helper (the loops release the GIL and are
-    mostly compute-bound: up to 2× on two cores). The first stage is not left to
-    ``F.interpolate``: its OpenMP threads spin for a while after each call and would take the
-    helper's core.
+    Both stages run compiled; the second, where the reference spends its time, in chunks of
+    rows taken by this thread and a helper (the loops release the GIL and are mostly
+    compute-bound: up to 2× on two cores). The first stage is not left to ``F.interpolate``:
+    its OpenMP threads spin for a while after each call and would take the helper's core.
     """
     if not planes:
         return
@@ -233,34 +235,31 @@ def paint_planes(
             f, h_in, w_in, mode, frame.low[n], LOW_RES, *_stage1_axes(frame, input_size)
         )
     col_args = _plane_axes(rows, cols)[4:]
-    half = rows.cell.size // 2
-
-    def paint(n: int, f: np.ndarray, cells: slice) -> None:
-        module.paint_plane(
-            out[n], height, width, mode, float(frame.t), f, w_in, rows.cell[cells],
-            rows.cell1[cells], rows.start[cells], rows.stop[cells], *col_args,
-        )  # fmt: skip
-
-    # One batch for each thread (a hand-over per plane would cost more than it saves at 12 MP).
-    # A thread per call (~0.1 ms) rather than a pool: nothing is left running afterwards.
-    def batch(cells: slice) -> None:
-        for n, f in zip(planes, first, strict=True):
-            paint(n, f, cells)
-
+    # Row chunks shared out on demand: right after the decoder, PyTorch's OpenMP threads
+    # spin on the other core for several ms, and a fixed half for the helper would leave this
+    # thread waiting for it.
+    bounds = np.linspace(0, rows.cell.size, _CHUNKS + 1).astype(int)
+    chunks = [(n, f, slice(a, b)) for n, f in zip(planes, first, strict=True)
+              for a, b in itertools.pairwise(bounds) if b > a]  # fmt: skip
+    taken = itertools.count()  # next() is atomic under the GIL
     failure: list[BaseException] = []
 
-    def helper() -> None:
+    def work() -> None:
         try:
-            batch(slice(half, None))
+            while (i := next(taken)) < len(chunks):
+                n, f, cells = chunks[i]
+                module.paint_plane(
+                    out[n], height, width, mode, float(frame.t), f, w_in, rows.cell[cells],
+                    rows.cell1[cells], rows.start[cells], rows.stop[cells], *col_args,
+                )  # fmt: skip
         except BaseException as exc:  # re-raised on the calling thread
             failure.append(exc)
 
-    thread = threading.Thread(target=helper, name="samdesk-masks")
-    thread.start()
-    try:
-        batch(slice(0, half))
-    finally:
-        thread.join()
+    # A thread per call (~0.1 ms) rather than a pool: nothing is left running afterwards.
+    helper = threading.Thread(target=work, name="samdesk-masks")
+    helper.start()
+    work()
+    helper.join()
     if failure:
         raise failure[0]
 
