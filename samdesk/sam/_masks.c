@@ -2,8 +2,8 @@
  * samdesk.sam._masks: the inner loops of samdesk.sam.postprocess, compiled.
  *
  * Optional accelerator: when this module is not built (no C compiler at install time),
- * postprocess.py runs the same arithmetic in numpy. Both give identical bits; postprocess
- * checks this module against F.interpolate once before it trusts it.
+ * postprocess.py runs the same arithmetic in numpy (mask_cells.py). Both give identical bits;
+ * mask_compiled.py checks this module against F.interpolate once before it trusts it.
  *
  * Arithmetic: PyTorch's CPU bilinear kernel computes out = h0*(w0*a + w1*b) + h1*(w0*c + w1*d)
  * in float32, each two-term step either as a fused multiply-add or plainly (see
