@@ -165,6 +165,55 @@ static void fill_done(void)
 #endif
 }
 
+/* The classes of one row of cells from their corner values, a vectorizable loop: 3 all > hi
+ * (positive; 3 = 2 | live), 1 some > lo (the band), 0 all <= lo (negative). a, b: the cell
+ * row's two first-stage rows; q, q1: each cell's two columns in them. */
+SAMDESK_CLONES
+static void classify_row(uint8_t *cls, const float *a, const float *b, const int64_t *q,
+                         const int64_t *q1, Py_ssize_t n, float lo, float hi)
+{
+    /* Upscaling (the usual case): the cells are consecutive columns, q1 = q + 1 — plain
+     * loads, no gathers. The last cell may be clamped (q1 = q): the general loop below. */
+    Py_ssize_t j = 0;
+    if (n > 1 && q[n - 2] - q[0] == n - 2 && q1[0] == q[0] + 1 && q1[n - 2] == q[n - 2] + 1) {
+        const float *a0 = a + q[0], *b0 = b + q[0];
+        for (; j < n - 1; j++) {
+            const float c00 = a0[j], c01 = a0[j + 1], c10 = b0[j], c11 = b0[j + 1];
+            const float mn0 = c00 < c01 ? c00 : c01, mn1 = c10 < c11 ? c10 : c11;
+            const float mx0 = c00 > c01 ? c00 : c01, mx1 = c10 > c11 ? c10 : c11;
+            const float mn = mn0 < mn1 ? mn0 : mn1, mx = mx0 > mx1 ? mx0 : mx1;
+            cls[j] = (uint8_t)(((mn > hi) << 1) | (mx > lo));
+        }
+    }
+    for (; j < n; j++) {
+        const float c00 = a[q[j]], c01 = a[q1[j]], c10 = b[q[j]], c11 = b[q1[j]];
+        const float mn0 = c00 < c01 ? c00 : c01, mn1 = c10 < c11 ? c10 : c11;
+        const float mx0 = c00 > c01 ? c00 : c01, mx1 = c10 > c11 ? c10 : c11;
+        const float mn = mn0 < mn1 ? mn0 : mn1, mx = mx0 > mx1 ? mx0 : mx1;
+        cls[j] = (uint8_t)(((mn > hi) << 1) | (mx > lo));
+    }
+}
+
+/* The first j >= from with cls[j] != skip (cls ends with a byte that is not skip). Eight
+ * bytes at a time: long runs of negative or of positive cells are the common case. */
+static Py_ssize_t next_other(const uint8_t *cls, Py_ssize_t from, uint8_t skip)
+{
+    const uint64_t same = 0x0101010101010101ULL * skip;
+    Py_ssize_t j = from;
+    for (;;) {
+        uint64_t word;
+        memcpy(&word, cls + j, 8); /* cls has 8 bytes of slack at its end */
+        if (word != same) {
+            break;
+        }
+        j += 8;
+    }
+    while (cls[j] == skip) {
+        j++;
+    }
+    return j;
+}
+
 /* A buffer argument with the item size and length it must have. */
 static int check(Py_buffer *b, Py_ssize_t itemsize, Py_ssize_t count, const char *name)
 {
@@ -450,57 +499,58 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
         eval_row_values(mode, first + (p - p0) * cw, inner[slot[0]], inner[slot[1]], sw0[p],
                         sw1[p], cw);
     }
-    /* 2. Cells: runs of positive cells are filled, band cells evaluated pixel by pixel. */
+    /* 2. Cells: classified a row at a time, then runs of positive cells filled and band
+     * cells evaluated pixel by pixel. */
+    int64_t *q = malloc(sizeof(int64_t) * (size_t)(n_cols + 1));
+    int64_t *q1 = malloc(sizeof(int64_t) * (size_t)(n_cols + 1));
+    uint8_t *cls = malloc((size_t)n_cols + 9);
+    if (q == NULL || q1 == NULL || cls == NULL) {
+        bad = 2;
+    }
+    for (Py_ssize_t j = 0; j < n_cols && !bad; j++) {
+        q[j] = ccell[j] - c0;
+        q1[j] = ccell1[j] - c0;
+    }
     for (Py_ssize_t i = 0; i < n_rows && !bad; i++) {
         const float *a = first + (rcell[i] - p0) * cw, *b = first + (rcell1[i] - p0) * cw;
         const int64_t y0 = rstart[i] - oy, y1 = rstop[i] - oy;
-        Py_ssize_t run = -1;
-        for (Py_ssize_t j = 0; j <= n_cols && !bad; j++) {
-            int sure = 0, live = 0;
-            float c00 = 0, c01 = 0, c10 = 0, c11 = 0;
-            if (j < n_cols) {
-                c00 = a[ccell[j] - c0];
-                c01 = a[ccell1[j] - c0];
-                c10 = b[ccell[j] - c0];
-                c11 = b[ccell1[j] - c0];
-                /* Branch-free: the min and max of the four decide the cell. */
-                const float mn0 = c00 < c01 ? c00 : c01, mn1 = c10 < c11 ? c10 : c11;
-                const float mx0 = c00 > c01 ? c00 : c01, mx1 = c10 > c11 ? c10 : c11;
-                sure = (mn0 < mn1 ? mn0 : mn1) > hi;
-                live = (mx0 > mx1 ? mx0 : mx1) > lo;
-            }
-            if (sure) {
-                if (run < 0) {
-                    run = j;
-                }
-                continue;
-            }
-            if (run >= 0) {
-                const int64_t x0 = cstart[run] - ox, x1 = cstop[j - 1] - ox;
+        classify_row(cls, a, b, q, q1, n_cols, lo, hi);
+        memset(cls + n_cols, 4, 9); /* a sentinel class: ends every run and every skip */
+        Py_ssize_t j = next_other(cls, 0, 0);
+        while (j < n_cols && !bad) {
+            if (cls[j] == 3) { /* a run of positive cells */
+                const Py_ssize_t end = next_other(cls, j, 3);
+                const int64_t x0 = cstart[j] - ox, x1 = cstop[end - 1] - ox;
                 for (int64_t y = y0; y < y1; y++) {
                     fill(out + y * width + x0, 1, (size_t)(x1 - x0));
                 }
                 if (boxes_add(boxes, y0, y1, x0, x1, 1) < 0) {
                     bad = 2;
                 }
-                run = -1;
-            }
-            if (!live) {
-                continue;
-            }
-            const int64_t x0 = cstart[j] - ox, x1 = cstop[j] - ox;
-            for (int64_t x = x0; x < x1; x++) {
-                top[x] = lerp(mode, cw0[x + ox], c00, cw1[x + ox], c01);
-                bottom[x] = lerp(mode, cw0[x + ox], c10, cw1[x + ox], c11);
-            }
-            for (int64_t y = y0; y < y1; y++) {
-                eval_row(mode, out + y * width, top, bottom, rw0[y + oy], rw1[y + oy], t, x0, x1);
-            }
-            if (boxes_add(boxes, y0, y1, x0, x1, 0) < 0) {
-                bad = 2;
+                j = end;
+            } else if (cls[j] == 1) { /* a band cell */
+                const float c00 = a[q[j]], c01 = a[q1[j]], c10 = b[q[j]], c11 = b[q1[j]];
+                const int64_t x0 = cstart[j] - ox, x1 = cstop[j] - ox;
+                for (int64_t x = x0; x < x1; x++) {
+                    top[x] = lerp(mode, cw0[x + ox], c00, cw1[x + ox], c01);
+                    bottom[x] = lerp(mode, cw0[x + ox], c10, cw1[x + ox], c11);
+                }
+                for (int64_t y = y0; y < y1; y++) {
+                    eval_row(mode, out + y * width, top, bottom, rw0[y + oy], rw1[y + oy], t, x0,
+                             x1);
+                }
+                if (boxes_add(boxes, y0, y1, x0, x1, 0) < 0) {
+                    bad = 2;
+                }
+                j++;
+            } else { /* negative cells */
+                j = next_other(cls, j, 0);
             }
         }
     }
+    free(q);
+    free(q1);
+    free(cls);
     fill_done();
     free(first);
     free(inner[0]);
