@@ -18,6 +18,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(_MSC_VER)
+#define RESTRICT __restrict
+#else
+#define RESTRICT restrict
+#endif
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
 #define SAMDESK_STREAM 1
@@ -59,7 +64,7 @@ static inline float lerp(int mode, float w0, float a, float w1, float b)
 #endif
 
 SAMDESK_CLONES
-static void eval_row(int mode, uint8_t *row, const float *top, const float *bottom, float h0,
+static void eval_row(int mode, uint8_t *RESTRICT row, const float *RESTRICT top, const float *RESTRICT bottom, float h0,
                      float h1, float t, int64_t x0, int64_t x1)
 {
     if (mode == LERP_FMA0) {
@@ -83,9 +88,76 @@ static void eval_row(int mode, uint8_t *row, const float *top, const float *bott
     }
 }
 
+/* eval_row for whole rows, from approximate inner passes (inner_row_fast): a float value
+ * decides nearly every pixel, and only the (rare) pixels within `margin` of t get the exact
+ * value, from the exact inner passes of the source rows a and b. margin must bound the
+ * approximation's error: a few float ulps of |h0| max|top| + |h1| max|bottom| (the caller
+ * passes 2^-20 of that). Float arithmetic only: twice the pixels per vector of the exact,
+ * double-based emulation. */
+SAMDESK_CLONES
+static void eval_row_fast(int mode, uint8_t *RESTRICT row, const float *RESTRICT top, const float *RESTRICT bottom,
+                          float h0, float h1, float t, float margin, Py_ssize_t width,
+                          const float *RESTRICT a, const float *RESTRICT b, const int64_t *RESTRICT i0, const int64_t *RESTRICT i1,
+                          const float *RESTRICT w0, const float *RESTRICT w1)
+{
+    const float above = t + margin, below = t - margin;
+    int unsure = 0;
+    for (Py_ssize_t x = 0; x < width; x++) {
+        const float p = h0 * top[x];
+        const float q = h1 * bottom[x];
+        const float v = p + q;
+        row[x] = v > above;
+        unsure |= (v > below) & (v <= above);
+    }
+    if (!unsure) {
+        return;
+    }
+    for (Py_ssize_t x = 0; x < width; x++) {
+        const float p = h0 * top[x];
+        const float q = h1 * bottom[x];
+        const float v = p + q;
+        if (v > below && v <= above) {
+            const float exact_top = lerp(mode, w0[x], a[i0[x]], w1[x], a[i1[x]]);
+            const float exact_bottom = lerp(mode, w0[x], b[i0[x]], w1[x], b[i1[x]]);
+            row[x] = lerp(mode, h0, exact_top, h1, exact_bottom) > t;
+        }
+    }
+}
+
+/* An approximate inner pass (float arithmetic, within an ulp or so of inner_row's), for
+ * eval_row_fast. The output columns go by runs reading the same two source columns
+ * (runs[k] .. runs[k + 1] read src0[k], src1[k]): no gathers, which compilers do not
+ * vectorize here. */
+SAMDESK_CLONES
+static void inner_row_fast(float *RESTRICT dst, const float *RESTRICT r,
+                           const int32_t *RESTRICT runs, const int32_t *RESTRICT src0,
+                           const int32_t *RESTRICT src1, Py_ssize_t n_runs,
+                           const float *RESTRICT w0, const float *RESTRICT w1)
+{
+    for (Py_ssize_t k = 0; k < n_runs; k++) {
+        const float a0 = r[src0[k]], a1 = r[src1[k]];
+        for (int32_t x = runs[k]; x < runs[k + 1]; x++) {
+            const float p = w0[x] * a0;
+            const float q = w1[x] * a1;
+            dst[x] = p + q;
+        }
+    }
+}
+
+/* The largest |values[x]| of a row. */
+static float max_abs(const float *values, Py_ssize_t width)
+{
+    float m = 0.0f;
+    for (Py_ssize_t x = 0; x < width; x++) {
+        const float a = values[x] < 0 ? -values[x] : values[x];
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
 /* The same, keeping the values: row[x] = lerp(h0, top[x], h1, bottom[x]). */
 SAMDESK_CLONES
-static void eval_row_values(int mode, float *row, const float *top, const float *bottom, float h0,
+static void eval_row_values(int mode, float *RESTRICT row, const float *RESTRICT top, const float *RESTRICT bottom, float h0,
                             float h1, Py_ssize_t width)
 {
     if (mode == LERP_FMA0) {
@@ -112,8 +184,8 @@ static void eval_row_values(int mode, float *row, const float *top, const float 
 /* The inner (width) pass of one first-stage row: dst[x] = lerp(w0[x], r[i0[x]], w1[x],
  * r[i1[x]]) for every output column x. */
 SAMDESK_CLONES
-static void inner_row(int mode, float *dst, const float *r, const int64_t *i0, const int64_t *i1,
-                      const float *w0, const float *w1, Py_ssize_t width)
+static void inner_row(int mode, float *RESTRICT dst, const float *RESTRICT r, const int64_t *RESTRICT i0, const int64_t *RESTRICT i1,
+                      const float *RESTRICT w0, const float *RESTRICT w1, Py_ssize_t width)
 {
     if (mode == LERP_FMA0) {
         for (Py_ssize_t x = 0; x < width; x++) {
@@ -169,8 +241,8 @@ static void fill_done(void)
  * (positive; 3 = 2 | live), 1 some > lo (the band), 0 all <= lo (negative). a, b: the cell
  * row's two first-stage rows; q, q1: each cell's two columns in them. */
 SAMDESK_CLONES
-static void classify_row(uint8_t *cls, const float *a, const float *b, const int64_t *q,
-                         const int64_t *q1, Py_ssize_t n, float lo, float hi)
+static void classify_row(uint8_t *RESTRICT cls, const float *RESTRICT a, const float *RESTRICT b, const int64_t *RESTRICT q,
+                         const int64_t *RESTRICT q1, Py_ssize_t n, float lo, float hi)
 {
     /* Upscaling (the usual case): the cells are consecutive columns, q1 = q + 1 — plain
      * loads, no gathers. The last cell may be clamped (q1 = q): the general loop below. */
@@ -296,8 +368,24 @@ static int resize_rows(int mode, uint8_t *out, float *values, float t, Py_ssize_
         }
     }
     float *buf[2] = {malloc(sizeof(float) * (size_t)width), malloc(sizeof(float) * (size_t)width)};
+    /* The output columns by runs reading the same two source columns (inner_row_fast). */
+    int32_t *runs = malloc(sizeof(int32_t) * (size_t)(width + 1));
+    int32_t *j0 = malloc(sizeof(int32_t) * (size_t)width), *j1 = malloc(sizeof(int32_t) * (size_t)width);
+    Py_ssize_t n_runs = 0;
+    if (runs != NULL && j0 != NULL && j1 != NULL) {
+        for (Py_ssize_t x = 0; x < width; x++) {
+            if (x == 0 || ci0[x] != ci0[x - 1] || ci1[x] != ci1[x - 1]) {
+                runs[n_runs] = (int32_t)x;
+                j0[n_runs] = (int32_t)ci0[x];
+                j1[n_runs] = (int32_t)ci1[x];
+                n_runs++;
+            }
+        }
+        runs[n_runs] = (int32_t)width;
+    }
     int64_t held[2] = {-1, -1}; /* the source row each buffer holds */
-    int bad = buf[0] == NULL || buf[1] == NULL ? 2 : 0;
+    float peak[2] = {0.0f, 0.0f}; /* and its largest magnitude */
+    int bad = buf[0] == NULL || buf[1] == NULL || runs == NULL || j0 == NULL || j1 == NULL ? 2 : 0;
     for (Py_ssize_t i = 0; i < n_rows && !bad; i++) {
         const int64_t want[2] = {rcell[i], rcell1[i]};
         if (want[0] < 0 || want[1] < 0 || want[0] >= src_rows || want[1] >= src_rows
@@ -310,28 +398,45 @@ static int resize_rows(int mode, uint8_t *out, float *values, float t, Py_ssize_
         int top = held[0] == want[0] ? 0 : held[1] == want[0] ? 1 : -1;
         if (top < 0) {
             top = held[0] == want[1] ? 1 : 0;
-            inner_row(mode, buf[top], src + want[0] * src_width, ci0, ci1, cw0, cw1, width);
+            if (values != NULL) {
+                inner_row(mode, buf[top], src + want[0] * src_width, ci0, ci1, cw0, cw1, width);
+            } else {
+                inner_row_fast(buf[top], src + want[0] * src_width, runs, j0, j1, n_runs, cw0, cw1);
+            }
             held[top] = want[0];
+            peak[top] = max_abs(buf[top], width);
         }
         int bottom = 1 - top;
         if (want[1] == want[0]) {
             bottom = top;
         } else if (held[bottom] != want[1]) {
-            inner_row(mode, buf[bottom], src + want[1] * src_width, ci0, ci1, cw0, cw1, width);
+            if (values != NULL) {
+                inner_row(mode, buf[bottom], src + want[1] * src_width, ci0, ci1, cw0, cw1,
+                          width);
+            } else {
+                inner_row_fast(buf[bottom], src + want[1] * src_width, runs, j0, j1, n_runs, cw0, cw1);
+            }
             held[bottom] = want[1];
+            peak[bottom] = max_abs(buf[bottom], width);
         }
         for (int64_t y = rstart[i]; y < rstop[i]; y++) {
             if (values != NULL) {
                 eval_row_values(mode, values + y * width, buf[top], buf[bottom], rw0[y], rw1[y],
                                 width);
             } else {
-                eval_row(mode, out + y * width, buf[top], buf[bottom], rw0[y], rw1[y], t, 0,
-                         width);
+                const float h0 = rw0[y], h1 = rw1[y];
+                const float scale = (h0 < 0 ? -h0 : h0) * peak[top] + (h1 < 0 ? -h1 : h1) * peak[bottom];
+                eval_row_fast(mode, out + y * width, buf[top], buf[bottom], h0, h1, t,
+                              scale * 0x1p-20f + 0x1p-126f, width, src + want[0] * src_width,
+                              src + want[1] * src_width, ci0, ci1, cw0, cw1);
             }
         }
     }
     free(buf[0]);
     free(buf[1]);
+    free(runs);
+    free(j0);
+    free(j1);
     return bad;
 }
 
