@@ -518,3 +518,19 @@ def test_recycled_outputs_hold_only_the_new_masks(loops: str) -> None:
         del mask
     assert len(set(addresses)) < len(addresses), "the buffers were recycled"
     postprocess.release_buffers()
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.5])
+def test_whole_planes_near_the_threshold(threshold: float, loops: str) -> None:
+    """Noise-like planes (evaluated whole) whose values sit exactly on the threshold over
+    large areas: the compiled loops' float shortcut must defer those pixels to the exact
+    arithmetic."""
+    g = torch.Generator().manual_seed(13)
+    low = torch.randn(1, 2, 256, 256, generator=g) * 5
+    low[0, 0, :, 100:180] = threshold  # a band exactly on the threshold
+    low[0, 1, ::2, ::3] = threshold
+    original = (2100, 2800)
+    input_size = input_size_for(original)
+    mask = masks_from_low_res(low, input_size, original, threshold)
+    logits = reference_chain(low, input_size, original)
+    assert assert_matches(mask, logits, threshold) == 0
