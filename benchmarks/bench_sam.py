@@ -15,7 +15,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import MethodType
 
@@ -178,55 +177,53 @@ def bench_click(repeat: int) -> None:
         f"  {'size':>11s} {'logits':7s} {'path':21s} {'decoder':>8s} {'post':>8s} {'click':>8s}"
         f" {'post %':>7s} {'ref click':>10s} {'ratio':>6s}"
     )
-    print("  (medians over clicks, each the decoder followed by the post-processing)")
+    print(
+        "  (post: median over clicks of the post-processing run right after the decoder;"
+        " decoder: median of all the size's decoder runs)"
+    )
     for h, w in SIZES:
         _bench_size(p, rel_point * [w, h], h, w, repeat)
 
 
-def _row(size: str, logits: str, path: str, click: Click, ref: Click) -> None:
+def _row(size: str, logits: str, path: str, post: float, ref: float, decoder: float) -> None:
+    click, ref_click = decoder + post, decoder + ref
     print(
-        f"  {size:>11s} {logits:7s} {path:21s} {click.decoder * 1e3:6.0f}ms"
-        f" {click.post * 1e3:6.1f}ms {click.total * 1e3:6.0f}ms {100 * click.share:6.1f}%"
-        f" {ref.total * 1e3:8.0f}ms {click.total / ref.total:6.2f}"
+        f"  {size:>11s} {logits:7s} {path:21s} {decoder * 1e3:6.0f}ms {post * 1e3:6.1f}ms"
+        f" {click * 1e3:6.0f}ms {100 * post / click:6.1f}% {ref_click * 1e3:8.0f}ms"
+        f" {click / ref_click:6.2f}"
     )
 
 
-@dataclass
-class Click:
-    """Medians over clicks of: decoder time, post-processing time, their sum, and
-    post-processing's share of each click (s, s, s, fraction)."""
+class Clicks:
+    """Clicks timed as the predictor runs them: the decoder, then the post-processing (whose
+    caches the decoder has just used). The decoder is the same code for every variant, so
+    all rows of an image size share the median of all its decoder runs: its run-to-run noise
+    on a shared machine would otherwise swamp the post-processing's differences."""
 
-    decoder: float
-    post: float
-    total: float
-    share: float
+    def __init__(self, decode: Callable[[], object]) -> None:
+        self.decode = decode
+        self.decoder_times: list[float] = []
 
+    def post(
+        self, post: Callable[[], object], repeat: int, before: Callable[[], object] | None = None
+    ) -> float:
+        """Median time of ``post`` right after the decoder (``before`` runs untimed first)."""
+        post()  # warm-up
+        times = []
+        for _ in range(repeat):
+            if before is not None:
+                before()
+            t0 = time.perf_counter()
+            self.decode()
+            t1 = time.perf_counter()
+            post()
+            times.append(time.perf_counter() - t1)
+            self.decoder_times.append(t1 - t0)
+        return statistics.median(times)
 
-def clicks(
-    decode: Callable[[], object],
-    post: Callable[[], object],
-    repeat: int,
-    before: Callable[[], object] | None = None,
-) -> Click:
-    """Time ``repeat`` clicks as the predictor runs them: the decoder, then the
-    post-processing (whose caches the decoder has just used). ``before`` runs untimed ahead
-    of each click."""
-    post()  # warm-up
-    dec, pst = [], []
-    for _ in range(repeat):
-        if before is not None:
-            before()
-        t0 = time.perf_counter()
-        decode()
-        t1 = time.perf_counter()
-        post()
-        t2 = time.perf_counter()
-        dec.append(t1 - t0)
-        pst.append(t2 - t1)
-    shares = [p / (d + p) for d, p in zip(dec, pst, strict=True)]
-    totals = [d + p for d, p in zip(dec, pst, strict=True)]
-    med = statistics.median
-    return Click(med(dec), med(pst), med(totals), med(shares))
+    @property
+    def decoder(self) -> float:
+        return statistics.median(self.decoder_times)
 
 
 def _bench_size(p: Predictor, point: np.ndarray, h: int, w: int, repeat: int) -> None:
@@ -242,38 +239,29 @@ def _bench_size(p: Predictor, point: np.ndarray, h: int, w: int, repeat: int) ->
     sam = sam_like_logits()
     size = f"{w}×{h}"
     few = max(3, repeat // 2)
+    c = Clicks(decode)
     # The random checkpoint's own logits (noise-like: the worst case, every pixel evaluated).
-    ref = clicks(decode, lambda: reference_masks(low, input_size, (h, w)), few)
-    _row(
-        size,
-        "random",
-        "predict(multimask)",
-        clicks(decode, lambda: masks_from_low_res(low, input_size, (h, w)), repeat),
-        ref,
-    )
-    _row(
-        "",
-        "random",
-        "predict_best",
-        clicks(decode, lambda: best_mask_crop(low[0, best], input_size, (h, w)), repeat),
-        ref,
-    )
+    ref = c.post(lambda: reference_masks(low, input_size, (h, w)), few)
+    multi = c.post(lambda: masks_from_low_res(low, input_size, (h, w)), repeat)
+    best_crop = c.post(lambda: best_mask_crop(low[0, best], input_size, (h, w)), repeat)
     # SAM-like logits through the same post-processing (the decoder's cost does not depend on
     # its weights' values).
-    ref = clicks(decode, lambda: reference_masks(sam, input_size, (h, w)), few)
-    multi = lambda: masks_from_low_res(sam, input_size, (h, w))  # noqa: E731
-    _row("", "SAM-like", "predict(multimask)", clicks(decode, multi, repeat), ref)
+    ref_sam = c.post(lambda: reference_masks(sam, input_size, (h, w)), few)
+    multi_sam = c.post(lambda: masks_from_low_res(sam, input_size, (h, w)), repeat)
     # A fresh output every time (no recycled buffer): the first multimask click of a session,
     # or after a change of image size. Freeing the earlier ones is not part of the click.
-    fresh = clicks(decode, multi, repeat, before=postprocess.release_buffers)
-    _row("", "SAM-like", "  fresh output buffer", fresh, ref)
-    _row(
-        "",
-        "SAM-like",
-        "predict_best",
-        clicks(decode, lambda: best_mask_crop(sam[0, 1], input_size, (h, w)), repeat),
-        ref,
+    fresh_sam = c.post(
+        lambda: masks_from_low_res(sam, input_size, (h, w)),
+        repeat,
+        before=postprocess.release_buffers,
     )
+    best_sam = c.post(lambda: best_mask_crop(sam[0, 1], input_size, (h, w)), repeat)
+    dec = c.decoder
+    _row(size, "random", "predict(multimask)", multi, ref, dec)
+    _row("", "random", "predict_best", best_crop, ref, dec)
+    _row("", "SAM-like", "predict(multimask)", multi_sam, ref_sam, dec)
+    _row("", "SAM-like", "  fresh output buffer", fresh_sam, ref_sam, dec)
+    _row("", "SAM-like", "predict_best", best_sam, ref_sam, dec)
     # End to end through the public API, as the UI calls it (random weights).
     t_api = timed(lambda: p.predict(point, np.array([1])), repeat)
     t_api_best = timed(lambda: p.predict_best(point, np.array([1])), repeat)

@@ -23,10 +23,6 @@
 #else
 #define RESTRICT restrict
 #endif
-#if defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
-#define SAMDESK_STREAM 1
-#endif
 
 #if defined(__clang__)
 #pragma clang fp contract(off)
@@ -205,37 +201,6 @@ static void inner_row(int mode, float *RESTRICT dst, const float *RESTRICT r, co
     }
 }
 
-/* memset for the long runs of a mask: non-temporal (streaming) stores where the CPU has
- * them. A mask is written once and read later, if at all; ordinary stores first read every
- * line they write ("read for ownership"), which costs ~25 % of the fill time here. */
-static void fill(uint8_t *p, int value, size_t n)
-{
-#ifdef SAMDESK_STREAM
-    if (n >= 256) {
-        size_t head = (16 - ((uintptr_t)p & 15)) & 15;
-        memset(p, value, head);
-        p += head;
-        n -= head;
-        const __m128i v = _mm_set1_epi8((char)value);
-        const size_t blocks = n / 16;
-        for (size_t i = 0; i < blocks; i++) {
-            _mm_stream_si128((__m128i *)(p + 16 * i), v);
-        }
-        p += 16 * blocks;
-        n -= 16 * blocks;
-    }
-#endif
-    memset(p, value, n);
-}
-
-/* Makes the streaming stores visible before the function returns. */
-static void fill_done(void)
-{
-#ifdef SAMDESK_STREAM
-    _mm_sfence();
-#endif
-}
-
 /* The classes of one row of cells from their corner values, a vectorizable loop: 3 all > hi
  * (positive; 3 = 2 | live), 1 some > lo (the band), 0 all <= lo (negative). a, b: the cell
  * row's two first-stage rows; q, q1: each cell's two columns in them. */
@@ -339,10 +304,9 @@ static PyObject *paint_rects(PyObject *self, PyObject *args)
             break;
         }
         for (int64_t y = r[0]; y < r[1]; y++) {
-            fill(out + base + y * width + r[2], value, (size_t)(r[3] - r[2]));
+            memset(out + base + y * width + r[2], value, (size_t)(r[3] - r[2]));
         }
     }
-    fill_done();
     Py_END_ALLOW_THREADS
     release(v, 3);
     if (bad) {
@@ -629,7 +593,7 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
                 const Py_ssize_t end = next_other(cls, j, 3);
                 const int64_t x0 = cstart[j] - ox, x1 = cstop[end - 1] - ox;
                 for (int64_t y = y0; y < y1; y++) {
-                    fill(out + y * width + x0, 1, (size_t)(x1 - x0));
+                    memset(out + y * width + x0, 1, (size_t)(x1 - x0));
                 }
                 if (boxes_add(boxes, y0, y1, x0, x1, 1) < 0) {
                     bad = 2;
@@ -658,7 +622,6 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
     free(q);
     free(q1);
     free(cls);
-    fill_done();
     free(first);
     free(inner[0]);
     free(inner[1]);

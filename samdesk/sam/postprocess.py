@@ -18,7 +18,7 @@ value. Two implementations of that idea, giving identical bits:
 - **Compiled** (``samdesk.sam._masks``, built by ``pip install`` where there is a C compiler,
   checked against ``F.interpolate`` on probes before first use): per plane, one pass computes
   the exact first stage over the rectangle that can hold positive pixels, classifies each
-  cell from its four values, fills runs of positive cells with streaming stores and
+  cell from its four values, fills runs of positive cells (memset) and
   evaluates the band cells pixel by pixel. Planes where that would cost more than evaluating
   every pixel (noise-like logits from random weights; large objects on small frames) go
   through ``paint_plane``, a vectorized whole-plane second stage split over two threads.
