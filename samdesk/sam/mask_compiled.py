@@ -158,24 +158,21 @@ def _plane_axes(rows: Axis, cols: Axis) -> tuple[np.ndarray, ...]:
             cols.w0, cols.w1)  # fmt: skip
 
 
-# Cell by cell costs ~3 ns a cell of the plane's rectangle, the whole plane ~0.5 ns a pixel
-# (vectorized, two threads): below ~6 pixels a cell (frames of a few megapixels with a large
-# object) the whole plane is cheaper.
-_PIXELS_PER_CELL_MIN = 6
 # Row chunks of a whole plane shared between the two threads.
 _CHUNKS = 12
+# Below this many pixels (all planes) one thread evaluates whole planes alone: right after
+# the decoder PyTorch's OpenMP threads still spin on the other core for several ms, and a
+# helper started then costs more than it saves on a small frame (measured at 1024×768:
+# 8.9 ms with the helper, 2-4 ms without).
+_HELPER_MIN_PIXELS = 16 << 20
 
 
 def _whole_planes(frame: mask_cells.Frame, plans: list[mask_cells.Plan]) -> list[int]:
-    """The planned planes to evaluate whole (``paint_plane``) rather than cell by cell:
-    noise-like logits, and rectangles with too few pixels per cell for the cells to pay."""
-    pixels = frame.rows.n_out * frame.cols.n_out
-    whole = set(mask_cells.noise_like(frame, plans))
-    for plan in plans:
-        cells = (plan.rk.stop - plan.rk.start) * (plan.ck.stop - plan.ck.start)
-        if pixels < _PIXELS_PER_CELL_MIN * cells:
-            whole.add(plan.n)
-    return sorted(whole)
+    """The planned planes to evaluate whole (``paint_plane``) rather than cell by cell: those
+    with noise-like logits, where most cells straddle the threshold (the compiled cell-by-cell
+    pass costs ~25 ns a band cell, the whole plane ~0.2-0.5 ns a pixel). For smooth logits
+    cell by cell is the cheaper one at every frame size (measured down to 1024×768)."""
+    return mask_cells.noise_like(frame, plans)
 
 
 def _paint_region(
@@ -255,11 +252,14 @@ def paint_planes(
         except BaseException as exc:  # re-raised on the calling thread
             failure.append(exc)
 
-    # A thread per call (~0.1 ms) rather than a pool: nothing is left running afterwards.
-    helper = threading.Thread(target=work, name="samdesk-masks")
-    helper.start()
-    work()
-    helper.join()
+    if len(planes) * height * width < _HELPER_MIN_PIXELS:
+        work()
+    else:
+        # A thread per call (~0.1 ms) rather than a pool: nothing is left running afterwards.
+        helper = threading.Thread(target=work, name="samdesk-masks")
+        helper.start()
+        work()
+        helper.join()
     if failure:
         raise failure[0]
 

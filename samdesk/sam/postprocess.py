@@ -19,9 +19,9 @@ value. Two implementations of that idea, giving identical bits:
   checked against ``F.interpolate`` on probes before first use): per plane, one pass computes
   the exact first stage over the rectangle that can hold positive pixels, classifies each
   cell from its four values, fills runs of positive cells (memset) and
-  evaluates the band cells pixel by pixel. Planes where that would cost more than evaluating
-  every pixel (noise-like logits from random weights; large objects on small frames) go
-  through ``paint_plane``, a vectorized whole-plane second stage split over two threads.
+  evaluates the band cells pixel by pixel. Planes with noise-like logits (random weights),
+  where most cells straddle the threshold, go through ``paint_plane`` instead: a vectorized
+  whole-plane second stage, on two threads for large frames.
   Outputs are recycled (``_OutputPool``): a fresh one costs its page faults.
 - **numpy** (``samdesk.sam.mask_cells``): low-res windows are classified first; first-stage
   values are computed only for positions of undecided windows, then for the band cells;
