@@ -52,7 +52,7 @@ def _install_fingerprint() -> str:
     The C sources count too: ``pip install -e`` compiles them in place.
     """
     h = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    for source in sorted((ROOT / "samdesk").rglob("*.c")):
+    for source in sorted([*(ROOT / "samdesk").rglob("*.c"), *(ROOT / "samdesk").rglob("*.h")]):
         h.update(source.read_bytes())
     h.update(sys.version.encode())
     return h.hexdigest()

@@ -11,251 +11,17 @@
  * it: the product of two floats is exact in double, so fma(w0, a, p) is
  * (float)((double)w0 * a + p). The compiler must not fuse anything else.
  *
- * Every function takes buffers (numpy arrays, C-contiguous) and releases the GIL.
+ * Every function takes buffers (numpy arrays, C-contiguous) and releases the GIL. This file
+ * holds the Python-facing functions; the row loops they call are in _masks_rows.c.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#if defined(_MSC_VER)
-#define RESTRICT __restrict
-#else
-#define RESTRICT restrict
-#endif
-
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#elif defined(_MSC_VER)
-#pragma fp_contract(off)
-#endif
-
-enum { LERP_PLAIN = 0, LERP_FMA0 = 1, LERP_FMA1 = 2 };
-
-static inline float lerp(int mode, float w0, float a, float w1, float b)
-{
-    if (mode == LERP_FMA0) {
-        float p = w1 * b;
-        return (float)((double)w0 * (double)a + (double)p);
-    }
-    if (mode == LERP_FMA1) {
-        float p = w0 * a;
-        return (float)((double)w1 * (double)b + (double)p);
-    }
-    {
-        float p = w0 * a;
-        float q = w1 * b;
-        return p + q;
-    }
-}
-
-/* One output row: row[x] = lerp(h0, top[x], h1, bottom[x]) > t for x in [x0, x1). The mode
- * is hoisted out of the loop so that the compiler vectorizes each variant. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define SAMDESK_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SAMDESK_CLONES
-#endif
-
-SAMDESK_CLONES
-static void eval_row(int mode, uint8_t *RESTRICT row, const float *RESTRICT top, const float *RESTRICT bottom, float h0,
-                     float h1, float t, int64_t x0, int64_t x1)
-{
-    if (mode == LERP_FMA0) {
-        const double d0 = h0;
-        for (int64_t x = x0; x < x1; x++) {
-            float p = h1 * bottom[x];
-            row[x] = (float)(d0 * (double)top[x] + (double)p) > t;
-        }
-    } else if (mode == LERP_FMA1) {
-        const double d1 = h1;
-        for (int64_t x = x0; x < x1; x++) {
-            float p = h0 * top[x];
-            row[x] = (float)(d1 * (double)bottom[x] + (double)p) > t;
-        }
-    } else {
-        for (int64_t x = x0; x < x1; x++) {
-            float p = h0 * top[x];
-            float q = h1 * bottom[x];
-            row[x] = p + q > t;
-        }
-    }
-}
-
-/* eval_row for whole rows, from approximate inner passes (inner_row_fast): a float value
- * decides nearly every pixel, and only the (rare) pixels within `margin` of t get the exact
- * value, from the exact inner passes of the source rows a and b. margin must bound the
- * approximation's error (see resize_rows). Float arithmetic only: twice the pixels per
- * vector of the exact, double-based emulation. */
-SAMDESK_CLONES
-static void eval_row_fast(int mode, uint8_t *RESTRICT row, const float *RESTRICT top, const float *RESTRICT bottom,
-                          float h0, float h1, float t, float margin, Py_ssize_t width,
-                          const float *RESTRICT a, const float *RESTRICT b, const int64_t *RESTRICT i0, const int64_t *RESTRICT i1,
-                          const float *RESTRICT w0, const float *RESTRICT w1)
-{
-    const float above = t + margin, below = t - margin;
-    int unsure = 0;
-    for (Py_ssize_t x = 0; x < width; x++) {
-        const float p = h0 * top[x];
-        const float q = h1 * bottom[x];
-        const float v = p + q;
-        row[x] = v > above;
-        unsure |= (v > below) & (v <= above);
-    }
-    if (!unsure) {
-        return;
-    }
-    for (Py_ssize_t x = 0; x < width; x++) {
-        const float p = h0 * top[x];
-        const float q = h1 * bottom[x];
-        const float v = p + q;
-        if (v > below && v <= above) {
-            const float exact_top = lerp(mode, w0[x], a[i0[x]], w1[x], a[i1[x]]);
-            const float exact_bottom = lerp(mode, w0[x], b[i0[x]], w1[x], b[i1[x]]);
-            row[x] = lerp(mode, h0, exact_top, h1, exact_bottom) > t;
-        }
-    }
-}
-
-/* An approximate inner pass (float arithmetic, within an ulp or so of inner_row's), for
- * eval_row_fast. The output columns go by runs reading the same two source columns
- * (runs[k] .. runs[k + 1] read src0[k], src1[k]): no gathers, which compilers do not
- * vectorize here. */
-SAMDESK_CLONES
-static void inner_row_fast(float *RESTRICT dst, const float *RESTRICT r,
-                           const int32_t *RESTRICT runs, const int32_t *RESTRICT src0,
-                           const int32_t *RESTRICT src1, Py_ssize_t n_runs,
-                           const float *RESTRICT w0, const float *RESTRICT w1)
-{
-    for (Py_ssize_t k = 0; k < n_runs; k++) {
-        const float a0 = r[src0[k]], a1 = r[src1[k]];
-        for (int32_t x = runs[k]; x < runs[k + 1]; x++) {
-            const float p = w0[x] * a0;
-            const float q = w1[x] * a1;
-            dst[x] = p + q;
-        }
-    }
-}
-
-/* The largest |values[x]| of a row. */
-static float max_abs(const float *values, Py_ssize_t width)
-{
-    float m = 0.0f;
-    for (Py_ssize_t x = 0; x < width; x++) {
-        const float a = values[x] < 0 ? -values[x] : values[x];
-        m = a > m ? a : m;
-    }
-    return m;
-}
-
-/* The same, keeping the values: row[x] = lerp(h0, top[x], h1, bottom[x]). */
-SAMDESK_CLONES
-static void eval_row_values(int mode, float *RESTRICT row, const float *RESTRICT top, const float *RESTRICT bottom, float h0,
-                            float h1, Py_ssize_t width)
-{
-    if (mode == LERP_FMA0) {
-        const double d0 = h0;
-        for (Py_ssize_t x = 0; x < width; x++) {
-            float p = h1 * bottom[x];
-            row[x] = (float)(d0 * (double)top[x] + (double)p);
-        }
-    } else if (mode == LERP_FMA1) {
-        const double d1 = h1;
-        for (Py_ssize_t x = 0; x < width; x++) {
-            float p = h0 * top[x];
-            row[x] = (float)(d1 * (double)bottom[x] + (double)p);
-        }
-    } else {
-        for (Py_ssize_t x = 0; x < width; x++) {
-            float p = h0 * top[x];
-            float q = h1 * bottom[x];
-            row[x] = p + q;
-        }
-    }
-}
-
-/* The inner (width) pass of one first-stage row: dst[x] = lerp(w0[x], r[i0[x]], w1[x],
- * r[i1[x]]) for every output column x. */
-SAMDESK_CLONES
-static void inner_row(int mode, float *RESTRICT dst, const float *RESTRICT r, const int64_t *RESTRICT i0, const int64_t *RESTRICT i1,
-                      const float *RESTRICT w0, const float *RESTRICT w1, Py_ssize_t width)
-{
-    if (mode == LERP_FMA0) {
-        for (Py_ssize_t x = 0; x < width; x++) {
-            float p = w1[x] * r[i1[x]];
-            dst[x] = (float)((double)w0[x] * (double)r[i0[x]] + (double)p);
-        }
-    } else if (mode == LERP_FMA1) {
-        for (Py_ssize_t x = 0; x < width; x++) {
-            float p = w0[x] * r[i0[x]];
-            dst[x] = (float)((double)w1[x] * (double)r[i1[x]] + (double)p);
-        }
-    } else {
-        for (Py_ssize_t x = 0; x < width; x++) {
-            float p = w0[x] * r[i0[x]];
-            float q = w1[x] * r[i1[x]];
-            dst[x] = p + q;
-        }
-    }
-}
-
-/* The classes of one row of cells from their corner values, a vectorizable loop: 3 all > hi
- * (positive; 3 = 2 | live), 1 some > lo (the band), 0 all <= lo (negative). a, b: the cell
- * row's two first-stage rows; q, q1: each cell's two columns in them. */
-SAMDESK_CLONES
-static void classify_row(uint8_t *RESTRICT cls, const float *RESTRICT a, const float *RESTRICT b, const int64_t *RESTRICT q,
-                         const int64_t *RESTRICT q1, Py_ssize_t n, float lo, float hi)
-{
-    /* Upscaling (the usual case): the cells are consecutive columns, q1 = q + 1 — plain
-     * loads, no gathers. The last cell may be clamped (q1 = q): the general loop below. */
-    Py_ssize_t j = 0;
-    if (n > 1 && q[n - 2] - q[0] == n - 2 && q1[0] == q[0] + 1 && q1[n - 2] == q[n - 2] + 1) {
-        const float *a0 = a + q[0], *b0 = b + q[0];
-        for (; j < n - 1; j++) {
-            const float c00 = a0[j], c01 = a0[j + 1], c10 = b0[j], c11 = b0[j + 1];
-            const float mn0 = c00 < c01 ? c00 : c01, mn1 = c10 < c11 ? c10 : c11;
-            const float mx0 = c00 > c01 ? c00 : c01, mx1 = c10 > c11 ? c10 : c11;
-            const float mn = mn0 < mn1 ? mn0 : mn1, mx = mx0 > mx1 ? mx0 : mx1;
-            cls[j] = (uint8_t)(((mn > hi) << 1) | (mx > lo));
-        }
-    }
-    for (; j < n; j++) {
-        const float c00 = a[q[j]], c01 = a[q1[j]], c10 = b[q[j]], c11 = b[q1[j]];
-        const float mn0 = c00 < c01 ? c00 : c01, mn1 = c10 < c11 ? c10 : c11;
-        const float mx0 = c00 > c01 ? c00 : c01, mx1 = c10 > c11 ? c10 : c11;
-        const float mn = mn0 < mn1 ? mn0 : mn1, mx = mx0 > mx1 ? mx0 : mx1;
-        cls[j] = (uint8_t)(((mn > hi) << 1) | (mx > lo));
-    }
-}
-
-/* The first j >= from with cls[j] != skip (cls ends with a byte that is not skip). Eight
- * bytes at a time: long runs of negative or of positive cells are the common case. */
-static Py_ssize_t next_other(const uint8_t *cls, Py_ssize_t from, uint8_t skip)
-{
-    const uint64_t same = 0x0101010101010101ULL * skip;
-    Py_ssize_t j = from;
-    for (;;) {
-        uint64_t word;
-        memcpy(&word, cls + j, 8); /* cls has 8 bytes of slack at its end */
-        if (word != same) {
-            break;
-        }
-        j += 8;
-    }
-    while (cls[j] == skip) {
-        j++;
-    }
-    return j;
-}
+#include "_masks.h"
 
 /* A buffer argument with the item size and length it must have. */
 static int check(Py_buffer *b, Py_ssize_t itemsize, Py_ssize_t count, const char *name)
 {
     if (b->len != itemsize * count) {
-        PyErr_Format(PyExc_ValueError, "%s: expected %zd bytes, got %zd", name,
-                     itemsize * count, b->len);
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd bytes, got %zd", name, itemsize * count,
+                     b->len);
         return -1;
     }
     return 0;
@@ -270,10 +36,11 @@ static void release(Py_buffer *views, int n)
     }
 }
 
-PyDoc_STRVAR(paint_rects_doc,
-"paint_rects(out, height, width, planes, rects, value)\n\n"
-"Set out[planes[i], y0:y1, x0:x1] = value (0 or 1) for each rects[i] = (y0, y1, x0, x1).\n"
-"out: N*height*width bytes (bool); planes: R int64; rects: R*4 int64.");
+PyDoc_STRVAR(
+    paint_rects_doc,
+    "paint_rects(out, height, width, planes, rects, value)\n\n"
+    "Set out[planes[i], y0:y1, x0:x1] = value (0 or 1) for each rects[i] = (y0, y1, x0, x1).\n"
+    "out: N*height*width bytes (bool); planes: R int64; rects: R*4 int64.");
 
 static PyObject *paint_rects(PyObject *self, PyObject *args)
 {
@@ -294,12 +61,12 @@ static PyObject *paint_rects(PyObject *self, PyObject *args)
     const int64_t *planes = v[1].buf, *rects = v[2].buf;
     const int64_t size = (int64_t)height * width, total = v[0].len;
     int bad = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < count && !bad; i++) {
+    Py_BEGIN_ALLOW_THREADS for (Py_ssize_t i = 0; i < count && !bad; i++)
+    {
         const int64_t *r = rects + 4 * i;
         int64_t base = planes[i] * size;
-        if (r[0] < 0 || r[1] > height || r[2] < 0 || r[3] > width || r[1] < r[0]
-            || r[3] < r[2] || base < 0 || base + size > total) {
+        if (r[0] < 0 || r[1] > height || r[2] < 0 || r[3] > width || r[1] < r[0] || r[3] < r[2] ||
+            base < 0 || base + size > total) {
             bad = 1;
             break;
         }
@@ -307,8 +74,7 @@ static PyObject *paint_rects(PyObject *self, PyObject *args)
             memset(out + base + y * width + r[2], value, (size_t)(r[3] - r[2]));
         }
     }
-    Py_END_ALLOW_THREADS
-    release(v, 3);
+    Py_END_ALLOW_THREADS release(v, 3);
     if (bad) {
         PyErr_SetString(PyExc_IndexError, "paint_rects: rectangle outside the output");
         return NULL;
@@ -322,8 +88,8 @@ static int resize_rows(int mode, uint8_t *out, float *values, float t, Py_ssize_
                        Py_ssize_t width, const float *src, Py_ssize_t src_width,
                        Py_ssize_t src_rows, Py_ssize_t n_rows, const int64_t *rcell,
                        const int64_t *rcell1, const int64_t *rstart, const int64_t *rstop,
-                       const float *rw0, const float *rw1, const int64_t *ci0,
-                       const int64_t *ci1, const float *cw0, const float *cw1)
+                       const float *rw0, const float *rw1, const int64_t *ci0, const int64_t *ci1,
+                       const float *cw0, const float *cw1)
 {
     for (Py_ssize_t x = 0; x < width; x++) {
         if (ci0[x] < 0 || ci1[x] < 0 || ci0[x] >= src_width || ci1[x] >= src_width) {
@@ -333,7 +99,8 @@ static int resize_rows(int mode, uint8_t *out, float *values, float t, Py_ssize_
     float *buf[2] = {malloc(sizeof(float) * (size_t)width), malloc(sizeof(float) * (size_t)width)};
     /* The output columns by runs reading the same two source columns (inner_row_fast). */
     int32_t *runs = malloc(sizeof(int32_t) * (size_t)(width + 1));
-    int32_t *j0 = malloc(sizeof(int32_t) * (size_t)width), *j1 = malloc(sizeof(int32_t) * (size_t)width);
+    int32_t *j0 = malloc(sizeof(int32_t) * (size_t)width),
+            *j1 = malloc(sizeof(int32_t) * (size_t)width);
     Py_ssize_t n_runs = 0;
     if (runs != NULL && j0 != NULL && j1 != NULL) {
         for (Py_ssize_t x = 0; x < width; x++) {
@@ -346,13 +113,13 @@ static int resize_rows(int mode, uint8_t *out, float *values, float t, Py_ssize_
         }
         runs[n_runs] = (int32_t)width;
     }
-    int64_t held[2] = {-1, -1}; /* the source row each buffer holds */
+    int64_t held[2] = {-1, -1};   /* the source row each buffer holds */
     float peak[2] = {0.0f, 0.0f}; /* and the largest magnitude in that source row */
     int bad = buf[0] == NULL || buf[1] == NULL || runs == NULL || j0 == NULL || j1 == NULL ? 2 : 0;
     for (Py_ssize_t i = 0; i < n_rows && !bad; i++) {
         const int64_t want[2] = {rcell[i], rcell1[i]};
-        if (want[0] < 0 || want[1] < 0 || want[0] >= src_rows || want[1] >= src_rows
-            || rstart[i] < 0 || rstop[i] > height || rstop[i] < rstart[i]) {
+        if (want[0] < 0 || want[1] < 0 || want[0] >= src_rows || want[1] >= src_rows ||
+            rstart[i] < 0 || rstop[i] > height || rstop[i] < rstart[i]) {
             bad = 1;
             break;
         }
@@ -362,39 +129,44 @@ static int resize_rows(int mode, uint8_t *out, float *values, float t, Py_ssize_
         if (top < 0) {
             top = held[0] == want[1] ? 1 : 0;
             if (values != NULL) {
-                inner_row(mode, buf[top], src + want[0] * src_width, ci0, ci1, cw0, cw1, width);
+                samdesk_inner_row(mode, buf[top], src + want[0] * src_width, ci0, ci1, cw0, cw1,
+                                  width);
             } else {
-                inner_row_fast(buf[top], src + want[0] * src_width, runs, j0, j1, n_runs, cw0, cw1);
+                samdesk_inner_row_fast(buf[top], src + want[0] * src_width, runs, j0, j1, n_runs,
+                                       cw0, cw1);
             }
             held[top] = want[0];
-            peak[top] = max_abs(src + want[0] * src_width, src_width);
+            peak[top] = samdesk_max_abs(src + want[0] * src_width, src_width);
         }
         int bottom = 1 - top;
         if (want[1] == want[0]) {
             bottom = top;
         } else if (held[bottom] != want[1]) {
             if (values != NULL) {
-                inner_row(mode, buf[bottom], src + want[1] * src_width, ci0, ci1, cw0, cw1,
-                          width);
+                samdesk_inner_row(mode, buf[bottom], src + want[1] * src_width, ci0, ci1, cw0, cw1,
+                                  width);
             } else {
-                inner_row_fast(buf[bottom], src + want[1] * src_width, runs, j0, j1, n_runs, cw0, cw1);
+                samdesk_inner_row_fast(buf[bottom], src + want[1] * src_width, runs, j0, j1, n_runs,
+                                       cw0, cw1);
             }
             held[bottom] = want[1];
-            peak[bottom] = max_abs(src + want[1] * src_width, src_width);
+            peak[bottom] = samdesk_max_abs(src + want[1] * src_width, src_width);
         }
         for (int64_t y = rstart[i]; y < rstop[i]; y++) {
             if (values != NULL) {
-                eval_row_values(mode, values + y * width, buf[top], buf[bottom], rw0[y], rw1[y],
-                                width);
+                samdesk_eval_row_values(mode, values + y * width, buf[top], buf[bottom], rw0[y],
+                                        rw1[y], width);
             } else {
                 const float h0 = rw0[y], h1 = rw1[y];
                 /* Each inner value is within ~4 float ulps of the source row's largest magnitude
                  * of the exact one, the outer step adds ~3 more, the exact value rounds once:
                  * under 2^-20 of this scale; the margin keeps 4 times that. */
-                const float scale = (h0 < 0 ? -h0 : h0) * peak[top] + (h1 < 0 ? -h1 : h1) * peak[bottom];
-                eval_row_fast(mode, out + y * width, buf[top], buf[bottom], h0, h1, t,
-                              scale * 0x1p-18f + 0x1p-126f, width, src + want[0] * src_width,
-                              src + want[1] * src_width, ci0, ci1, cw0, cw1);
+                const float scale =
+                    (h0 < 0 ? -h0 : h0) * peak[top] + (h1 < 0 ? -h1 : h1) * peak[bottom];
+                samdesk_eval_row_fast(mode, out + y * width, buf[top], buf[bottom], h0, h1, t,
+                                      scale * 0x1p-18f + 0x1p-126f, width,
+                                      src + want[0] * src_width, src + want[1] * src_width, ci0,
+                                      ci1, cw0, cw1);
             }
         }
     }
@@ -413,24 +185,33 @@ static PyObject *plane_call(PyObject *args, int keep_values)
     Py_ssize_t height, width, src_width;
     int mode;
     double t_ = 0.0;
-    int ok = keep_values
-        ? PyArg_ParseTuple(args, "w*nni" "y*n" "y*y*y*y*y*y*" "y*y*y*y*", &v[0], &height, &width,
-                           &mode, &v[1], &src_width, &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
-                           &v[8], &v[9], &v[10], &v[11])
-        : PyArg_ParseTuple(args, "w*nnid" "y*n" "y*y*y*y*y*y*" "y*y*y*y*", &v[0], &height,
-                           &width, &mode, &t_, &v[1], &src_width, &v[2], &v[3], &v[4], &v[5],
-                           &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]);
+    int ok =
+        keep_values
+            ? PyArg_ParseTuple(args,
+                               "w*nni"
+                               "y*n"
+                               "y*y*y*y*y*y*"
+                               "y*y*y*y*",
+                               &v[0], &height, &width, &mode, &v[1], &src_width, &v[2], &v[3],
+                               &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11])
+            : PyArg_ParseTuple(args,
+                               "w*nnid"
+                               "y*n"
+                               "y*y*y*y*y*y*"
+                               "y*y*y*y*",
+                               &v[0], &height, &width, &mode, &t_, &v[1], &src_width, &v[2], &v[3],
+                               &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]);
     if (!ok) {
         release(v, 12);
         return NULL;
     }
     Py_ssize_t n_rows = v[2].len / 8;
-    if (check(&v[0], keep_values ? 4 : 1, height * width, "out") < 0
-        || check(&v[3], 8, n_rows, "rcell1") < 0 || check(&v[4], 8, n_rows, "rstart") < 0
-        || check(&v[5], 8, n_rows, "rstop") < 0 || check(&v[6], 4, height, "rw0") < 0
-        || check(&v[7], 4, height, "rw1") < 0 || check(&v[8], 8, width, "ci0") < 0
-        || check(&v[9], 8, width, "ci1") < 0 || check(&v[10], 4, width, "cw0") < 0
-        || check(&v[11], 4, width, "cw1") < 0 || src_width <= 0) {
+    if (check(&v[0], keep_values ? 4 : 1, height * width, "out") < 0 ||
+        check(&v[3], 8, n_rows, "rcell1") < 0 || check(&v[4], 8, n_rows, "rstart") < 0 ||
+        check(&v[5], 8, n_rows, "rstop") < 0 || check(&v[6], 4, height, "rw0") < 0 ||
+        check(&v[7], 4, height, "rw1") < 0 || check(&v[8], 8, width, "ci0") < 0 ||
+        check(&v[9], 8, width, "ci1") < 0 || check(&v[10], 4, width, "cw0") < 0 ||
+        check(&v[11], 4, width, "cw1") < 0 || src_width <= 0) {
         if (!PyErr_Occurred()) {
             PyErr_SetString(PyExc_ValueError, "source width must be positive");
         }
@@ -438,13 +219,11 @@ static PyObject *plane_call(PyObject *args, int keep_values)
         return NULL;
     }
     int bad;
-    Py_BEGIN_ALLOW_THREADS
-    bad = resize_rows(mode, keep_values ? NULL : v[0].buf, keep_values ? v[0].buf : NULL,
-                      (float)t_, height, width, v[1].buf, src_width, v[1].len / 4 / src_width,
-                      n_rows, v[2].buf, v[3].buf, v[4].buf, v[5].buf, v[6].buf, v[7].buf,
-                      v[8].buf, v[9].buf, v[10].buf, v[11].buf);
-    Py_END_ALLOW_THREADS
-    release(v, 12);
+    Py_BEGIN_ALLOW_THREADS bad = resize_rows(
+        mode, keep_values ? NULL : v[0].buf, keep_values ? v[0].buf : NULL, (float)t_, height,
+        width, v[1].buf, src_width, v[1].len / 4 / src_width, n_rows, v[2].buf, v[3].buf, v[4].buf,
+        v[5].buf, v[6].buf, v[7].buf, v[8].buf, v[9].buf, v[10].buf, v[11].buf);
+    Py_END_ALLOW_THREADS release(v, 12);
     if (bad == 2) {
         return PyErr_NoMemory();
     }
@@ -455,14 +234,15 @@ static PyObject *plane_call(PyObject *args, int keep_values)
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(paint_plane_doc,
-"paint_plane(out, height, width, mode, t, src, src_width,\n"
-"            rcell, rcell1, rstart, rstop, rw0, rw1, ci0, ci1, cw0, cw1)\n\n"
-"The second stage of one plane: out[y, x] = resize(src)[y, x] > t for the rows of the cells\n"
-"given. src: the exact first-stage values (float32, rows of src_width). Rows go by cells:\n"
-"rcell/rcell1 (int64) the two source rows a cell reads, [rstart, rstop) the output rows\n"
-"reading it; rw0/rw1 (height float32) their weights. ci0/ci1 (width int64) and cw0/cw1\n"
-"(width float32): each output column's sources and weights.");
+PyDoc_STRVAR(
+    paint_plane_doc,
+    "paint_plane(out, height, width, mode, t, src, src_width,\n"
+    "            rcell, rcell1, rstart, rstop, rw0, rw1, ci0, ci1, cw0, cw1)\n\n"
+    "The second stage of one plane: out[y, x] = resize(src)[y, x] > t for the rows of the cells\n"
+    "given. src: the exact first-stage values (float32, rows of src_width). Rows go by cells:\n"
+    "rcell/rcell1 (int64) the two source rows a cell reads, [rstart, rstop) the output rows\n"
+    "reading it; rw0/rw1 (height float32) their weights. ci0/ci1 (width int64) and cw0/cw1\n"
+    "(width float32): each output column's sources and weights.");
 
 static PyObject *paint_plane(PyObject *self, PyObject *args)
 {
@@ -470,10 +250,11 @@ static PyObject *paint_plane(PyObject *self, PyObject *args)
     return plane_call(args, 0);
 }
 
-PyDoc_STRVAR(resize_plane_doc,
-"resize_plane(out, height, width, mode, src, src_width,\n"
-"             rcell, rcell1, rstart, rstop, rw0, rw1, ci0, ci1, cw0, cw1)\n\n"
-"As paint_plane, but out (height*width float32) receives the resized values themselves.");
+PyDoc_STRVAR(
+    resize_plane_doc,
+    "resize_plane(out, height, width, mode, src, src_width,\n"
+    "             rcell, rcell1, rstart, rstop, rw0, rw1, ci0, ci1, cw0, cw1)\n\n"
+    "As paint_plane, but out (height*width float32) receives the resized values themselves.");
 
 static PyObject *resize_plane(PyObject *self, PyObject *args)
 {
@@ -531,14 +312,14 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
         }
     }
     for (Py_ssize_t j = 0; j < n_cols; j++) {
-        if (ccell[j] < c0 || ccell1[j] >= c1 || cstart[j] < ox || cstop[j] > ox + width
-            || cstop[j] < cstart[j]) {
+        if (ccell[j] < c0 || ccell1[j] >= c1 || cstart[j] < ox || cstop[j] > ox + width ||
+            cstop[j] < cstart[j]) {
             return 1;
         }
     }
     for (Py_ssize_t i = 0; i < n_rows; i++) {
-        if (rcell[i] < p0 || rcell1[i] >= p1 || rstart[i] < oy || rstop[i] > oy + height
-            || rstop[i] < rstart[i]) {
+        if (rcell[i] < p0 || rcell1[i] >= p1 || rstart[i] < oy || rstop[i] > oy + height ||
+            rstop[i] < rstart[i]) {
             return 1;
         }
     }
@@ -547,8 +328,9 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
     float *inner[2] = {malloc(sizeof(float) * (size_t)cw), malloc(sizeof(float) * (size_t)cw)};
     float *top = malloc(sizeof(float) * (size_t)width);
     float *bottom = malloc(sizeof(float) * (size_t)width);
-    int bad = first == NULL || inner[0] == NULL || inner[1] == NULL || top == NULL
-        || bottom == NULL ? 2 : 0;
+    int bad = first == NULL || inner[0] == NULL || inner[1] == NULL || top == NULL || bottom == NULL
+                  ? 2
+                  : 0;
     /* 1. The exact first stage over the rectangle: each low-res row's inner pass once. */
     int64_t held[2] = {-1, -1};
     for (int64_t p = p0; p < p1 && !bad; p++) {
@@ -562,13 +344,13 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
                 continue;
             }
             int free_slot = slot[1 - k] == 0 ? 1 : 0;
-            inner_row(mode, inner[free_slot], low + want[k] * 256, si0 + c0, si1 + c0, sw0 + c0,
-                      sw1 + c0, cw);
+            samdesk_inner_row(mode, inner[free_slot], low + want[k] * 256, si0 + c0, si1 + c0,
+                              sw0 + c0, sw1 + c0, cw);
             held[free_slot] = want[k];
             slot[k] = free_slot;
         }
-        eval_row_values(mode, first + (p - p0) * cw, inner[slot[0]], inner[slot[1]], sw0[p],
-                        sw1[p], cw);
+        samdesk_eval_row_values(mode, first + (p - p0) * cw, inner[slot[0]], inner[slot[1]], sw0[p],
+                                sw1[p], cw);
     }
     /* 2. Cells: classified a row at a time, then runs of positive cells filled and band
      * cells evaluated pixel by pixel. */
@@ -585,12 +367,12 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
     for (Py_ssize_t i = 0; i < n_rows && !bad; i++) {
         const float *a = first + (rcell[i] - p0) * cw, *b = first + (rcell1[i] - p0) * cw;
         const int64_t y0 = rstart[i] - oy, y1 = rstop[i] - oy;
-        classify_row(cls, a, b, q, q1, n_cols, lo, hi);
+        samdesk_classify_row(cls, a, b, q, q1, n_cols, lo, hi);
         memset(cls + n_cols, 4, 9); /* a sentinel class: ends every run and every skip */
-        Py_ssize_t j = next_other(cls, 0, 0);
+        Py_ssize_t j = samdesk_next_other(cls, 0, 0);
         while (j < n_cols && !bad) {
             if (cls[j] == 3) { /* a run of positive cells */
-                const Py_ssize_t end = next_other(cls, j, 3);
+                const Py_ssize_t end = samdesk_next_other(cls, j, 3);
                 const int64_t x0 = cstart[j] - ox, x1 = cstop[end - 1] - ox;
                 for (int64_t y = y0; y < y1; y++) {
                     memset(out + y * width + x0, 1, (size_t)(x1 - x0));
@@ -607,15 +389,15 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
                     bottom[x] = lerp(mode, cw0[x + ox], c10, cw1[x + ox], c11);
                 }
                 for (int64_t y = y0; y < y1; y++) {
-                    eval_row(mode, out + y * width, top, bottom, rw0[y + oy], rw1[y + oy], t, x0,
-                             x1);
+                    samdesk_eval_row(mode, out + y * width, top, bottom, rw0[y + oy], rw1[y + oy],
+                                     t, x0, x1);
                 }
                 if (boxes_add(boxes, y0, y1, x0, x1, 0) < 0) {
                     bad = 2;
                 }
                 j++;
             } else { /* negative cells */
-                j = next_other(cls, j, 0);
+                j = samdesk_next_other(cls, j, 0);
             }
         }
     }
@@ -630,19 +412,20 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
     return bad;
 }
 
-PyDoc_STRVAR(paint_region_doc,
-"paint_region(out, height, width, oy, ox, mode, t, lo, hi, low, si0, si1, sw0, sw1,\n"
-"             p0, p1, c0, c1, rcell, rcell1, rstart, rstop, rw0, rw1,\n"
-"             ccell, ccell1, cstart, cstop, cw0, cw1) -> bytes\n\n"
-"One plane's mask inside its rectangle, classification and all, written into out (height x\n"
-"width bytes whose pixel (0, 0) is the frame's (oy, ox)).\n"
-"low: the 256*256 float32 logits; si0/si1/sw0/sw1: the 256 -> 1024 first stage's indices and\n"
-"weights; [p0, p1) x [c0, c1): the first-stage rectangle that can hold positive values. The\n"
-"cells inside it (rows: rcell/rcell1/rstart/rstop, cols: ccell/...; int64, frame pixels) are\n"
-"classified from their four exact first-stage values: all > hi: filled (runs along a row at\n"
-"once); all <= lo: left zero; else evaluated pixel by pixel (value > t). rw0/rw1 and cw0/cw1\n"
-"are the frame's second-stage weights. Returns the boxes written, int64 5-tuples (y0, y1,\n"
-"x0, x1, kind) in out's pixels: kind 1 a filled run, 0 an evaluated cell.");
+PyDoc_STRVAR(
+    paint_region_doc,
+    "paint_region(out, height, width, oy, ox, mode, t, lo, hi, low, si0, si1, sw0, sw1,\n"
+    "             p0, p1, c0, c1, rcell, rcell1, rstart, rstop, rw0, rw1,\n"
+    "             ccell, ccell1, cstart, cstop, cw0, cw1) -> bytes\n\n"
+    "One plane's mask inside its rectangle, classification and all, written into out (height x\n"
+    "width bytes whose pixel (0, 0) is the frame's (oy, ox)).\n"
+    "low: the 256*256 float32 logits; si0/si1/sw0/sw1: the 256 -> 1024 first stage's indices and\n"
+    "weights; [p0, p1) x [c0, c1): the first-stage rectangle that can hold positive values. The\n"
+    "cells inside it (rows: rcell/rcell1/rstart/rstop, cols: ccell/...; int64, frame pixels) are\n"
+    "classified from their four exact first-stage values: all > hi: filled (runs along a row at\n"
+    "once); all <= lo: left zero; else evaluated pixel by pixel (value > t). rw0/rw1 and cw0/cw1\n"
+    "are the frame's second-stage weights. Returns the boxes written, int64 5-tuples (y0, y1,\n"
+    "x0, x1, kind) in out's pixels: kind 1 a filled run, 0 an evaluated cell.");
 
 static PyObject *paint_region(PyObject *self, PyObject *args)
 {
@@ -652,7 +435,12 @@ static PyObject *paint_region(PyObject *self, PyObject *args)
     long long oy, ox, p0, p1, c0, c1;
     int mode;
     double t_, lo_, hi_;
-    if (!PyArg_ParseTuple(args, "w*nnLLiddd" "y*y*y*y*y*" "LLLL" "y*y*y*y*y*y*" "y*y*y*y*y*y*",
+    if (!PyArg_ParseTuple(args,
+                          "w*nnLLiddd"
+                          "y*y*y*y*y*"
+                          "LLLL"
+                          "y*y*y*y*y*y*"
+                          "y*y*y*y*y*y*",
                           &v[0], &height, &width, &oy, &ox, &mode, &t_, &lo_, &hi_, &v[1], &v[2],
                           &v[3], &v[4], &v[5], &p0, &p1, &c0, &c1, &v[6], &v[7], &v[8], &v[9],
                           &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16], &v[17])) {
@@ -660,31 +448,30 @@ static PyObject *paint_region(PyObject *self, PyObject *args)
         return NULL;
     }
     const Py_ssize_t side = v[2].len / 8, n_rows = v[6].len / 8, n_cols = v[12].len / 8;
-    if (check(&v[0], 1, height * width, "out") < 0 || check(&v[1], 4, 65536, "low") < 0
-        || check(&v[3], 8, side, "si1") < 0 || check(&v[4], 4, side, "sw0") < 0
-        || check(&v[5], 4, side, "sw1") < 0 || check(&v[7], 8, n_rows, "rcell1") < 0
-        || check(&v[8], 8, n_rows, "rstart") < 0 || check(&v[9], 8, n_rows, "rstop") < 0
-        || check(&v[13], 8, n_cols, "ccell1") < 0 || check(&v[14], 8, n_cols, "cstart") < 0
-        || check(&v[15], 8, n_cols, "cstop") < 0) {
+    if (check(&v[0], 1, height * width, "out") < 0 || check(&v[1], 4, 65536, "low") < 0 ||
+        check(&v[3], 8, side, "si1") < 0 || check(&v[4], 4, side, "sw0") < 0 ||
+        check(&v[5], 4, side, "sw1") < 0 || check(&v[7], 8, n_rows, "rcell1") < 0 ||
+        check(&v[8], 8, n_rows, "rstart") < 0 || check(&v[9], 8, n_rows, "rstop") < 0 ||
+        check(&v[13], 8, n_cols, "ccell1") < 0 || check(&v[14], 8, n_cols, "cstart") < 0 ||
+        check(&v[15], 8, n_cols, "cstop") < 0) {
         release(v, 18);
         return NULL;
     }
     /* The weights are indexed by frame pixel: they must reach the out box's far side. */
-    if (oy < 0 || ox < 0 || v[10].len / 4 < oy + height || v[11].len / 4 < oy + height
-        || v[16].len / 4 < ox + width || v[17].len / 4 < ox + width) {
+    if (oy < 0 || ox < 0 || v[10].len / 4 < oy + height || v[11].len / 4 < oy + height ||
+        v[16].len / 4 < ox + width || v[17].len / 4 < ox + width) {
         PyErr_SetString(PyExc_ValueError, "paint_region: weights shorter than the out box");
         release(v, 18);
         return NULL;
     }
     Boxes boxes = {NULL, 0, 0};
     int bad;
-    Py_BEGIN_ALLOW_THREADS
-    bad = region(mode, (float)t_, (float)lo_, (float)hi_, v[0].buf, height, width, oy, ox,
-                 v[1].buf, v[2].buf, v[3].buf, v[4].buf, v[5].buf, side, p0, p1, c0, c1, n_rows,
-                 v[6].buf, v[7].buf, v[8].buf, v[9].buf, v[10].buf, v[11].buf, n_cols, v[12].buf,
-                 v[13].buf, v[14].buf, v[15].buf, v[16].buf, v[17].buf, &boxes);
-    Py_END_ALLOW_THREADS
-    release(v, 18);
+    Py_BEGIN_ALLOW_THREADS bad =
+        region(mode, (float)t_, (float)lo_, (float)hi_, v[0].buf, height, width, oy, ox, v[1].buf,
+               v[2].buf, v[3].buf, v[4].buf, v[5].buf, side, p0, p1, c0, c1, n_rows, v[6].buf,
+               v[7].buf, v[8].buf, v[9].buf, v[10].buf, v[11].buf, n_cols, v[12].buf, v[13].buf,
+               v[14].buf, v[15].buf, v[16].buf, v[17].buf, &boxes);
+    Py_END_ALLOW_THREADS release(v, 18);
     PyObject *result = NULL;
     if (bad == 2) {
         PyErr_NoMemory();
@@ -707,8 +494,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_masks",
-    "Compiled inner loops of samdesk.sam.postprocess (optional accelerator).", -1, methods,
+    PyModuleDef_HEAD_INIT,
+    "_masks",
+    "Compiled inner loops of samdesk.sam.postprocess (optional accelerator).",
+    -1,
+    methods,
 };
 
 PyMODINIT_FUNC PyInit__masks(void)
