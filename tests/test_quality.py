@@ -22,3 +22,16 @@ def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
 def test_ruff(args: tuple[str, ...]) -> None:
     result = _ruff(*args)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_c_sources_are_clang_formatted() -> None:
+    """The compiled mask loops follow samdesk/sam/.clang-format (clang-format is a dev
+    dependency, pinned: its output changes between versions)."""
+    exe = shutil.which("clang-format", path=str(Path(sys.executable).parent))
+    assert exe, "clang-format is not installed (pip install -e .[dev])"
+    sources = sorted(str(p) for p in (ROOT / "samdesk").rglob("*.[ch]"))
+    assert sources
+    result = subprocess.run(
+        [exe, "--dry-run", "--Werror", *sources], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
