@@ -248,8 +248,8 @@ def _bench_size(p: Predictor, point: np.ndarray, h: int, w: int, repeat: int) ->
     # its weights' values).
     ref_sam = c.post(lambda: reference_masks(sam, input_size, (h, w)), few)
     multi_sam = c.post(lambda: masks_from_low_res(sam, input_size, (h, w)), repeat)
-    # A fresh output every time (no recycled buffer): the first multimask click of a session,
-    # or after a change of image size. Freeing the earlier ones is not part of the click.
+    # A fresh output every time (no recycled buffer): the first multimask click on an image.
+    # Freeing the earlier ones is not part of the click.
     fresh_sam = c.post(
         lambda: masks_from_low_res(sam, input_size, (h, w)),
         repeat,

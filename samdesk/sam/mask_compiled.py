@@ -45,7 +45,9 @@ class _OutputPool:
     ~4 ms of the ~9 ms of three 48 MP masks here. An earlier output whose every reference
     (views included: they keep their base alive) is gone is cleared instead, only where it
     was written, and reused. Two are kept, so that ``masks = predict(...)`` in a loop, which
-    holds the previous masks until the new ones are returned, still recycles.
+    holds the previous masks until the new ones are returned, still recycles. They are kept
+    until an output of another shape is made or ``forget`` is called (the predictor does when
+    it is given another image).
     """
 
     _CAPACITY = 2

@@ -17,6 +17,7 @@ from samdesk.sam.postprocess import (
     LOW_RES,
     best_mask_crop,
     masks_from_low_res,
+    release_buffers,
     upscale_logits,
 )
 from samdesk.sam.sam import Sam
@@ -130,7 +131,9 @@ class Predictor:
         return self.features
 
     def reset_image(self) -> None:
-        """Forget the current image."""
+        """Forget the current image, and the mask outputs kept for recycling (a 48 MP image's
+        are ~150 MB; the next image's first multimask click allocates afresh)."""
+        release_buffers()
         self.is_image_set = False
         self.features: torch.Tensor | None = None
         self.original_size: tuple[int, int] | None = None

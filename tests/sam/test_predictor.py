@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +154,21 @@ def test_small_checkpoint_encodes(tiny_vit_checkpoint: Path) -> None:
     best = p.predict_best(np.array([[200.0, 150.0]]), np.array([1]))
     assert best.low_res_logits.shape == (1, 256, 256)
     assert np.isfinite(best.scores).all()
+
+
+def test_a_new_image_releases_the_recycled_outputs(predictor: Predictor) -> None:
+    """Multimask outputs are kept for recycling while an image is set; setting another
+    image (or the same one again) lets them go."""
+    from samdesk.sam import mask_compiled
+
+    if mask_compiled.accelerator() is None:
+        if os.environ.get("SAMDESK_REQUIRE_COMPILED") == "1":
+            pytest.fail("samdesk.sam._masks is not built (or does not match F.interpolate)")
+        pytest.skip("recycling belongs to the compiled loops, not built here")
+    features = predictor.get_image_embedding()
+    sizes = (predictor.original_size, predictor.input_size)
+    masks, _, _ = predictor.predict(POINT, LABEL, multimask_output=True)
+    del masks
+    assert mask_compiled.pool._entries, "kept for the next click"
+    predictor.set_embedding(features, *sizes)
+    assert not mask_compiled.pool._entries
