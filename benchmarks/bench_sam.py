@@ -24,15 +24,19 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# The same logits and reference as the post-processing benchmark (this folder is on sys.path
+# when a script of it runs).
+from bench_postprocess import reference_masks, sam_like_logits
+
 from samdesk.sam import Predictor, build_sam_tiny_vit, build_sam_vit, load_model, postprocess
 from samdesk.sam.image_encoder import (
     Attention,
     _rel_terms,
     chunked_bias_attention,
-    get_rel_pos,
     windowed_rel_pos_attention,
 )
 from samdesk.sam.postprocess import best_mask_crop, masks_from_low_res
+from samdesk.sam.testing import plain_attention
 
 VITS = {
     "vit_b": (768, 12, 12, (2, 5, 8, 11)),
@@ -54,36 +58,10 @@ def timed(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
 
 
 # --- the official formulation, for the reference columns -----------------------------------
-def plain_attention_forward(self: Attention, x: torch.Tensor) -> torch.Tensor:
-    """segment_anything's Attention.forward: full score matrix + explicit decomposed bias."""
-    b, h, w, _ = x.shape
-    qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
-    q, k, v = qkv.reshape(3, b * self.num_heads, h * w, -1).unbind(0)
-    attn = (q * self.scale) @ k.transpose(-2, -1)
-    rh, rw = get_rel_pos(h, h, self.rel_pos_h), get_rel_pos(w, w, self.rel_pos_w)
-    r_q = q.reshape(b * self.num_heads, h, w, -1)
-    rel_h = torch.einsum("bhwc,hkc->bhwk", r_q, rh)
-    rel_w = torch.einsum("bhwc,wkc->bhwk", r_q, rw)
-    attn = attn.view(-1, h, w, h, w) + rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :]
-    attn = attn.view(-1, h * w, h * w).softmax(dim=-1)
-    out = (attn @ v).view(b, self.num_heads, h, w, -1).permute(0, 2, 3, 1, 4)
-    return self.proj(out.reshape(b, h, w, -1))
-
-
 def use_plain_attention(encoder: torch.nn.Module) -> None:
     for module in encoder.modules():
         if isinstance(module, Attention):
-            module.forward = MethodType(plain_attention_forward, module)
-
-
-def reference_masks(
-    low: torch.Tensor, input_size: tuple[int, int], size: tuple[int, int]
-) -> np.ndarray:
-    """The official post-processing: F.interpolate chain, then > 0, as numpy."""
-    x = F.interpolate(low, (1024, 1024), mode="bilinear", align_corners=False)
-    x = x[..., : input_size[0], : input_size[1]]
-    x = F.interpolate(x, size, mode="bilinear", align_corners=False)
-    return (x > 0).numpy()
+            module.forward = MethodType(plain_attention, module)
 
 
 # --- benchmarks ----------------------------------------------------------------------------
@@ -148,23 +126,6 @@ def click_model() -> tuple[Predictor, np.ndarray]:
     p = Predictor(model)
     p._click_features = features  # type: ignore[attr-defined]
     return p, point
-
-
-def sam_like_logits() -> torch.Tensor:
-    """1×3×256×256 float32: three nested candidates of a soft two-part object, ±20 — the
-    structure real SAM weights give (see bench_postprocess.py); about 6/19/24 % of a 4:3
-    image."""
-    g = torch.Generator().manual_seed(0)
-    yy, xx = torch.meshgrid(torch.arange(256.0), torch.arange(256.0), indexing="ij")
-
-    def blob(cy: float, cx: float, ry: float, rx: float) -> torch.Tensor:
-        return 20 * (1 - (((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2).sqrt())
-
-    part = blob(90, 110, 25, 35)
-    whole = torch.maximum(part, blob(120, 130, 45, 60))
-    plus = torch.maximum(whole, blob(150, 200, 30, 30))
-    field = torch.stack([part, whole, plus])[None]
-    return (field + torch.randn(field.shape, generator=g) * 0.3).clamp(-20, 20).contiguous()
 
 
 def bench_click(repeat: int) -> None:

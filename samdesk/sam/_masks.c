@@ -36,19 +36,18 @@ static void release(Py_buffer *views, int n)
     }
 }
 
-PyDoc_STRVAR(
-    paint_rects_doc,
-    "paint_rects(out, height, width, planes, rects, value)\n\n"
-    "Set out[planes[i], y0:y1, x0:x1] = value (0 or 1) for each rects[i] = (y0, y1, x0, x1).\n"
-    "out: N*height*width bytes (bool); planes: R int64; rects: R*4 int64.");
+PyDoc_STRVAR(clear_rects_doc, "clear_rects(out, height, width, planes, rects)\n\n"
+                              "Set out[planes[i], y0:y1, x0:x1] = False for each rects[i] = (y0, "
+                              "y1, x0, x1).\n"
+                              "out: N*height*width bytes (bool); planes: R int64; rects: R*4 "
+                              "int64.");
 
-static PyObject *paint_rects(PyObject *self, PyObject *args)
+static PyObject *clear_rects(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer v[3] = {{0}};
     Py_ssize_t height, width;
-    int value;
-    if (!PyArg_ParseTuple(args, "w*nny*y*p", &v[0], &height, &width, &v[1], &v[2], &value)) {
+    if (!PyArg_ParseTuple(args, "w*nny*y*", &v[0], &height, &width, &v[1], &v[2])) {
         release(v, 3);
         return NULL;
     }
@@ -71,12 +70,12 @@ static PyObject *paint_rects(PyObject *self, PyObject *args)
             break;
         }
         for (int64_t y = r[0]; y < r[1]; y++) {
-            memset(out + base + y * width + r[2], value, (size_t)(r[3] - r[2]));
+            memset(out + base + y * width + r[2], 0, (size_t)(r[3] - r[2]));
         }
     }
     Py_END_ALLOW_THREADS release(v, 3);
     if (bad) {
-        PyErr_SetString(PyExc_IndexError, "paint_rects: rectangle outside the output");
+        PyErr_SetString(PyExc_IndexError, "clear_rects: rectangle outside the output");
         return NULL;
     }
     Py_RETURN_NONE;
@@ -136,7 +135,9 @@ static int resize_rows(int mode, uint8_t *out, float *values, float t, Py_ssize_
                                        cw0, cw1);
             }
             held[top] = want[0];
-            peak[top] = samdesk_max_abs(src + want[0] * src_width, src_width);
+            if (values == NULL) {
+                peak[top] = samdesk_max_abs(src + want[0] * src_width, src_width);
+            }
         }
         int bottom = 1 - top;
         if (want[1] == want[0]) {
@@ -150,7 +151,9 @@ static int resize_rows(int mode, uint8_t *out, float *values, float t, Py_ssize_
                                        cw0, cw1);
             }
             held[bottom] = want[1];
-            peak[bottom] = samdesk_max_abs(src + want[1] * src_width, src_width);
+            if (values == NULL) {
+                peak[bottom] = samdesk_max_abs(src + want[1] * src_width, src_width);
+            }
         }
         for (int64_t y = rstart[i]; y < rstop[i]; y++) {
             if (values != NULL) {
@@ -301,16 +304,6 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
     if (p0 < 0 || p1 > side || c0 < 0 || c1 > side || p1 <= p0 || c1 <= c0) {
         return 1;
     }
-    for (int64_t q = c0; q < c1; q++) {
-        if (si0[q] < 0 || si1[q] > 255) {
-            return 1;
-        }
-    }
-    for (int64_t p = p0; p < p1; p++) {
-        if (si0[p] < 0 || si1[p] > 255) {
-            return 1;
-        }
-    }
     for (Py_ssize_t j = 0; j < n_cols; j++) {
         if (ccell[j] < c0 || ccell1[j] >= c1 || cstart[j] < ox || cstop[j] > ox + width ||
             cstop[j] < cstart[j]) {
@@ -323,35 +316,27 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
             return 1;
         }
     }
-    const Py_ssize_t cw = c1 - c0;
-    float *first = malloc(sizeof(float) * (size_t)((p1 - p0) * cw));
-    float *inner[2] = {malloc(sizeof(float) * (size_t)cw), malloc(sizeof(float) * (size_t)cw)};
+    const Py_ssize_t cw = c1 - c0, n_first = p1 - p0;
+    float *first = malloc(sizeof(float) * (size_t)(n_first * cw));
+    /* Each first-stage row of the rectangle as a "cell" of one row for resize_rows: its two
+     * low-res rows, and its row of first. */
+    int64_t *frows = malloc(sizeof(int64_t) * 4 * (size_t)n_first);
     float *top = malloc(sizeof(float) * (size_t)width);
     float *bottom = malloc(sizeof(float) * (size_t)width);
-    int bad = first == NULL || inner[0] == NULL || inner[1] == NULL || top == NULL || bottom == NULL
-                  ? 2
-                  : 0;
-    /* 1. The exact first stage over the rectangle: each low-res row's inner pass once. */
-    int64_t held[2] = {-1, -1};
-    for (int64_t p = p0; p < p1 && !bad; p++) {
-        const int64_t want[2] = {si0[p], si1[p]};
-        int slot[2];
-        for (int k = 0; k < 2; k++) {
-            slot[k] = held[0] == want[k] ? 0 : held[1] == want[k] ? 1 : -1;
+    int bad = first == NULL || frows == NULL || top == NULL || bottom == NULL ? 2 : 0;
+    if (!bad) {
+        for (Py_ssize_t k = 0; k < n_first; k++) {
+            frows[k] = si0[p0 + k];
+            frows[n_first + k] = si1[p0 + k];
+            frows[2 * n_first + k] = k;
+            frows[3 * n_first + k] = k + 1;
         }
-        for (int k = 0; k < 2; k++) {
-            if (slot[k] >= 0) {
-                continue;
-            }
-            int free_slot = slot[1 - k] == 0 ? 1 : 0;
-            samdesk_inner_row(mode, inner[free_slot], low + want[k] * 256, si0 + c0, si1 + c0,
-                              sw0 + c0, sw1 + c0, cw);
-            held[free_slot] = want[k];
-            slot[k] = free_slot;
-        }
-        samdesk_eval_row_values(mode, first + (p - p0) * cw, inner[slot[0]], inner[slot[1]], sw0[p],
-                                sw1[p], cw);
+        /* 1. The exact first stage over the rectangle. */
+        bad = resize_rows(mode, NULL, first, 0.0f, n_first, cw, low, 256, 256, n_first, frows,
+                          frows + n_first, frows + 2 * n_first, frows + 3 * n_first, sw0 + p0,
+                          sw1 + p0, si0 + c0, si1 + c0, sw0 + c0, sw1 + c0);
     }
+    free(frows);
     /* 2. Cells: classified a row at a time, then runs of positive cells filled and band
      * cells evaluated pixel by pixel. */
     int64_t *q = malloc(sizeof(int64_t) * (size_t)(n_cols + 1));
@@ -405,8 +390,6 @@ static int region(int mode, float t, float lo, float hi, uint8_t *out, Py_ssize_
     free(q1);
     free(cls);
     free(first);
-    free(inner[0]);
-    free(inner[1]);
     free(top);
     free(bottom);
     return bad;
@@ -487,7 +470,7 @@ static PyObject *paint_region(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"paint_region", paint_region, METH_VARARGS, paint_region_doc},
-    {"paint_rects", paint_rects, METH_VARARGS, paint_rects_doc},
+    {"clear_rects", clear_rects, METH_VARARGS, clear_rects_doc},
     {"paint_plane", paint_plane, METH_VARARGS, paint_plane_doc},
     {"resize_plane", resize_plane, METH_VARARGS, resize_plane_doc},
     {NULL, NULL, 0, NULL},

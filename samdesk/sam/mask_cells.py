@@ -580,3 +580,14 @@ def solve(frame: Frame, plans: list[Plan]) -> Solution:
 
     cells = Cells(per_cell(0), joined(1), joined(2), per_cell(3), per_cell(4), per_cell(5), size)
     return Solution(rects, cells, sorted(reference))
+
+
+def crop_to_box(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], tuple[int, int]]:
+    """A 2-D bool mask cut to the box of its True pixels: (crop, (x0, y0)), the crop's
+    top-left pixel XY in ``mask``; an empty mask gives a 0×0 array and (0, 0)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return np.zeros((0, 0), dtype=bool), (0, 0)
+    cols = np.flatnonzero(mask.any(axis=0))
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    return np.ascontiguousarray(mask[y0:y1, x0:x1]), (int(x0), int(y0))

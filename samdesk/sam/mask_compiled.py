@@ -76,7 +76,7 @@ class _OutputPool:
         *_, height, width = entry.buffer.shape
         rest = ~np.isin(entry.planes, keep)
         flat = entry.buffer.reshape(-1, height, width)
-        module.paint_rects(flat, height, width, entry.planes[rest], entry.rects[rest], False)
+        module.clear_rects(flat, height, width, entry.planes[rest], entry.rects[rest])
 
     def give(self, buffer: npt.NDArray[np.bool_], planes: np.ndarray, rects: np.ndarray) -> None:
         """Keep ``buffer`` (returned to the caller) for recycling; it wrote ``rects``."""
@@ -169,14 +169,6 @@ _CHUNKS = 12
 _HELPER_MIN_PIXELS = 16 << 20
 
 
-def _whole_planes(frame: mask_cells.Frame, plans: list[mask_cells.Plan]) -> list[int]:
-    """The planned planes to evaluate whole (``paint_plane``) rather than cell by cell: those
-    with noise-like logits, where most cells straddle the threshold (the compiled cell-by-cell
-    pass costs ~25 ns a band cell, the whole plane ~0.2-0.5 ns a pixel). For smooth logits
-    cell by cell is the cheaper one at every frame size (measured down to 1024×768)."""
-    return mask_cells.noise_like(frame, plans)
-
-
 def _paint_region(
     module: ModuleType,
     out: npt.NDArray[np.bool_],
@@ -229,10 +221,9 @@ def paint_planes(
     mode = _LERP_MODE[frame.arith.lerp]
     h_in, w_in = (int(v) for v in input_size)
     first = np.empty((len(planes), h_in, w_in), dtype=np.float32)
+    stage1 = _stage1_axes(frame, input_size)
     for f, n in zip(first, planes, strict=True):
-        module.resize_plane(
-            f, h_in, w_in, mode, frame.low[n], LOW_RES, *_stage1_axes(frame, input_size)
-        )
+        module.resize_plane(f, h_in, w_in, mode, frame.low[n], LOW_RES, *stage1)
     col_args = _plane_axes(rows, cols)[4:]
     # Row chunks shared out on demand: right after the decoder, PyTorch's OpenMP threads
     # spin on the other core for several ms, and a fixed half for the helper would leave this
@@ -276,7 +267,10 @@ def masks(
     """``masks_from_low_res`` with the compiled loops, into a recycled or fresh B×C×H×W
     output."""
     n_planes, height, width = frame.low.shape[0], frame.rows.n_out, frame.cols.n_out
-    noisy = _whole_planes(frame, plans)
+    # Noise-like logits (random weights) leave most cells straddling the threshold: there the
+    # whole plane (~0.2-0.5 ns a pixel) beats cell by cell (~25 ns a band cell); for smooth
+    # logits cell by cell is the cheaper one at every frame size (measured down to 1024×768).
+    noisy = mask_cells.noise_like(frame, plans)
     recycled = pool.take(shape)
     pool.clear(module, recycled, noisy)
     out = recycled.buffer
@@ -300,14 +294,14 @@ def crop(
     """``best_mask_crop`` of one planned plane with the compiled loops: paint into the box of
     its cells, then cut that to the True pixels."""
     rows, cols = frame.rows, frame.cols
-    if _whole_planes(frame, [plan]):  # the whole plane, then its box
+    if mask_cells.noise_like(frame, [plan]):  # the whole plane, then its box
         full = np.zeros((1, rows.n_out, cols.n_out), dtype=bool)
         paint_planes(module, full, frame, input_size, [0])
-        return crop_to_box(full[0])
+        return mask_cells.crop_to_box(full[0])
     y0, y1 = int(rows.start[plan.rk.start]), int(rows.stop[plan.rk.stop - 1])
     x0, x1 = int(cols.start[plan.ck.start]), int(cols.stop[plan.ck.stop - 1])
-    crop = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    boxes = _paint_region(module, crop, (y0, x0), frame, plan)
+    painted = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    boxes = _paint_region(module, painted, (y0, x0), frame, plan)
     sure = np.ascontiguousarray(boxes[boxes[:, 4] == 1, :4])
     if not boxes.size:
         return np.zeros((0, 0), dtype=bool), (0, 0)
@@ -315,7 +309,7 @@ def crop(
     by0, by1 = int(boxes[:, 0].min()), int(boxes[:, 1].max())
     bx0, bx1 = int(boxes[:, 2].min()), int(boxes[:, 3].max())
     shift = np.array([by0, by0, bx0, bx0], dtype=np.int64)
-    return _trim(crop[by0:by1, bx0:bx1], (x0 + bx0, y0 + by0), sure - shift)
+    return _trim(painted[by0:by1, bx0:bx1], (x0 + bx0, y0 + by0), sure - shift)
 
 
 def _trim(
@@ -327,7 +321,7 @@ def _trim(
     the box: only the strips outside them (a band cell or two wide) are searched.
     """
     if sure.size == 0:
-        box, (bx, by) = crop_to_box(crop)
+        box, (bx, by) = mask_cells.crop_to_box(crop)
         return box, (bx + origin[0], by + origin[1]) if box.size else (0, 0)
     sy0, sy1 = int(sure[:, 0].min()), int(sure[:, 1].max())
     sx0, sx1 = int(sure[:, 2].min()), int(sure[:, 3].max())
@@ -341,12 +335,3 @@ def _trim(
     x1 = sx1 + int(right[-1]) + 1 if right.size else sx1
     box = np.ascontiguousarray(crop[y0:y1, x0:x1])
     return box, (origin[0] + x0, origin[1] + y0)
-
-
-def crop_to_box(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], tuple[int, int]]:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return np.zeros((0, 0), dtype=bool), (0, 0)
-    cols = np.flatnonzero(mask.any(axis=0))
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    return np.ascontiguousarray(mask[y0:y1, x0:x1]), (int(x0), int(y0))

@@ -187,13 +187,16 @@ def release_buffers() -> None:
 # ---- Entry points -----------------------------------------------------------------------------
 
 
-def _fast_path_ok(low: torch.Tensor, original_size: tuple[int, int]) -> _Arithmetic | None:
-    """The detected arithmetic, or None where the reference path must be taken."""
+def _fast_path_ok(
+    low: npt.NDArray[np.float32], original_size: tuple[int, int]
+) -> _Arithmetic | None:
+    """The detected arithmetic, or None where the reference path must be taken (``low``: the
+    logits as ``_as_numpy`` gives them)."""
     if int(original_size[0]) + int(original_size[1]) <= _SMALL_OUTPUT:
         return None
     # inf·0 and NaN follow no sign rule: leave them to the reference. (numpy here: a tiny
     # torch reduction can stall for milliseconds on busy OpenMP threads.)
-    if not np.isfinite(_as_numpy(low)).all():
+    if not np.isfinite(low).all():
         return None
     return _arithmetic()
 
@@ -227,14 +230,17 @@ def masks_from_low_res(
     _check_sizes(tuple(low_res.shape), 4, input_size, original_size)
     # Without the compiled loops, the reference chain is the cheaper one on small frames.
     small = int(original_size[0]) * int(original_size[1]) <= _SMALL_FRAME
-    arith = None if small and _accelerator() is None else _fast_path_ok(low_res, original_size)
+    if small and _accelerator() is None:
+        return _reference_masks(low_res, input_size, original_size, threshold)
+    low = _as_numpy(low_res)
+    arith = _fast_path_ok(low, original_size)
     if arith is None:
         return _reference_masks(low_res, input_size, original_size, threshold)
     b, c = int(low_res.shape[0]), int(low_res.shape[1])
     h, w = int(original_size[0]), int(original_size[1])
     if b * c == 0:
         return np.zeros((b, c, h, w), dtype=bool)
-    low = _as_numpy(low_res).reshape(b * c, LOW_RES, LOW_RES)
+    low = low.reshape(b * c, LOW_RES, LOW_RES)
     frame, plans = mask_cells.plan(low, input_size, original_size, threshold, arith)
     compiled = _accelerator()
     if compiled is not None:
@@ -272,14 +278,13 @@ def best_mask_crop(
         (0, 0).
     """
     _check_sizes(tuple(low_res.shape), 2, input_size, original_size)
-    arith = _fast_path_ok(low_res, original_size)
+    low = _as_numpy(low_res)
+    arith = _fast_path_ok(low, original_size)
     if arith is None:
-        return mask_compiled.crop_to_box(
+        return mask_cells.crop_to_box(
             _reference_masks(low_res[None, None], input_size, original_size, threshold)[0, 0]
         )
-    frame, plans = mask_cells.plan(
-        _as_numpy(low_res)[None], input_size, original_size, threshold, arith
-    )
+    frame, plans = mask_cells.plan(low[None], input_size, original_size, threshold, arith)
     if not plans:
         return np.zeros((0, 0), dtype=bool), (0, 0)
     compiled = _accelerator()
@@ -287,7 +292,7 @@ def best_mask_crop(
         return mask_compiled.crop(compiled, frame, plans[0], input_size)
     solution = mask_cells.solve(frame, plans)
     if solution.reference:
-        return mask_compiled.crop_to_box(
+        return mask_cells.crop_to_box(
             _reference_masks(low_res[None, None], input_size, original_size, threshold)[0, 0]
         )
     ys, xs = _true_pixels(mask_cells.bands(frame, solution.cells))

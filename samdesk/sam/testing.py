@@ -1,4 +1,6 @@
-"""Small random-weight checkpoints in the official key format, for tests of other layers."""
+"""Test helpers: small random-weight checkpoints in the official key format (for tests of
+other layers), and the official formulation of the ViT attention (the reference for tests and
+benchmarks)."""
 
 from __future__ import annotations
 
@@ -56,3 +58,25 @@ def make_checkpoint(
     path = Path(path)
     torch.save(state, path)
     return path
+
+
+def plain_attention(attn: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """segment_anything's ``Attention.forward`` for an ``image_encoder.Attention`` ``attn``:
+    the full B·heads×N×N score matrix plus the explicit decomposed rel-pos bias.
+
+    x: B×h×w×C; returns B×h×w×C. Usable as a method: ``MethodType(plain_attention, attn)``.
+    """
+    from samdesk.sam.image_encoder import get_rel_pos
+
+    b, h, w, _ = x.shape
+    qkv = attn.qkv(x).reshape(b, h * w, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv.reshape(3, b * attn.num_heads, h * w, -1).unbind(0)
+    scores = (q * attn.scale) @ k.transpose(-2, -1)
+    rh, rw = get_rel_pos(h, h, attn.rel_pos_h), get_rel_pos(w, w, attn.rel_pos_w)
+    r_q = q.reshape(b * attn.num_heads, h, w, -1)
+    rel_h = torch.einsum("bhwc,hkc->bhwk", r_q, rh)
+    rel_w = torch.einsum("bhwc,wkc->bhwk", r_q, rw)
+    scores = scores.view(-1, h, w, h, w) + rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :]
+    scores = scores.view(-1, h * w, h * w).softmax(dim=-1)
+    out = (scores @ v).view(b, attn.num_heads, h, w, -1).permute(0, 2, 3, 1, 4)
+    return attn.proj(out.reshape(b, h, w, -1))

@@ -27,6 +27,20 @@ def _run(command: str, *argv: str) -> int:
     return getattr(cli, f"run_{command}")(parser.parse_args(list(argv)))
 
 
+def _import_coco(folder: Path, source: Path) -> int:
+    """``samdesk import FOLDER --format coco --from SOURCE --image-root FOLDER``."""
+    return _run(
+        "import",
+        str(folder),
+        "--format",
+        "coco",
+        "--from",
+        str(source),
+        "--image-root",
+        str(folder),
+    )
+
+
 def _coco_of(sample: Sample, tmp_path: Path) -> Path:
     """The sample project as a COCO file outside its folder (file names relative to it)."""
     path = tmp_path / "exchange" / "sample.json"
@@ -48,16 +62,7 @@ def test_import_coco_creates_a_project_and_export_gives_it_back(
 ) -> None:
     folder, original = sample_project
     source = _coco_of(sample_project, tmp_path)
-    code = _run(
-        "import",
-        str(folder),
-        "--format",
-        "coco",
-        "--from",
-        str(source),
-        "--image-root",
-        str(folder),
-    )
+    code = _import_coco(folder, source)
     out = capsys.readouterr().out
     assert code == 0
     assert out.startswith("imported 3 images, 7 objects into ")
@@ -68,19 +73,7 @@ def test_import_coco_creates_a_project_and_export_gives_it_back(
     assert _masks(store.project) == _masks(original)
 
     # The same file again: nothing is duplicated.
-    assert (
-        _run(
-            "import",
-            str(folder),
-            "--format",
-            "coco",
-            "--from",
-            str(source),
-            "--image-root",
-            str(folder),
-        )
-        == 0
-    )
+    assert _import_coco(folder, source) == 0
     assert "7 objects" not in capsys.readouterr().out
     again = ProjectStore.open(folder)
     assert sum(again.object_count(i) for i in range(len(again.project.images))) == 7
@@ -102,19 +95,7 @@ def test_yolo_export_and_import_into_a_new_folder(
 ) -> None:
     folder, _ = sample_project
     source = _coco_of(sample_project, tmp_path)
-    assert (
-        _run(
-            "import",
-            str(folder),
-            "--format",
-            "coco",
-            "--from",
-            str(source),
-            "--image-root",
-            str(folder),
-        )
-        == 0
-    )
+    assert _import_coco(folder, source) == 0
     store = ProjectStore.open(folder)
     store.set_state("a.png", ReviewState.DONE)
     store.set_state("sub/b.png", ReviewState.DONE)
@@ -154,19 +135,7 @@ def test_yolo_export_and_import_into_a_new_folder(
 def test_yolo_detection_export(sample_project: Sample, tmp_path: Path, capsys) -> None:
     folder, _ = sample_project
     source = _coco_of(sample_project, tmp_path)
-    assert (
-        _run(
-            "import",
-            str(folder),
-            "--format",
-            "coco",
-            "--from",
-            str(source),
-            "--image-root",
-            str(folder),
-        )
-        == 0
-    )
+    assert _import_coco(folder, source) == 0
     dataset = tmp_path / "det"
     assert _run("export", str(folder), "--format", "yolo-det", "--out", str(dataset)) == 0
     lines = (dataset / "labels" / "train" / "a.txt").read_text(encoding="utf-8").splitlines()
@@ -255,9 +224,7 @@ def test_summary_counts_skips(sample_project: Sample, tmp_path: Path, capsys) ->
         ],
     }
     path.write_text(json.dumps(data), encoding="utf-8")
-    code = _run(
-        "import", str(folder), "--format", "coco", "--from", str(path), "--image-root", str(folder)
-    )
+    code = _import_coco(folder, path)
     assert code == 0
     out = capsys.readouterr().out
     assert out.startswith("imported 1 images, 1 objects")

@@ -18,22 +18,7 @@ from samdesk.sam.image_encoder import (
     window_unpartition,
     windowed_rel_pos_attention,
 )
-
-
-def _plain_attention(attn: Attention, x: torch.Tensor) -> torch.Tensor:
-    """The official formulation: materialised scores + explicit decomposed bias."""
-    b, h, w, _ = x.shape
-    qkv = attn.qkv(x).reshape(b, h * w, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
-    q, k, v = qkv.reshape(3, b * attn.num_heads, h * w, -1).unbind(0)
-    scores = (q * attn.scale) @ k.transpose(-2, -1)
-    rh, rw = get_rel_pos(h, h, attn.rel_pos_h), get_rel_pos(w, w, attn.rel_pos_w)
-    r_q = q.reshape(b * attn.num_heads, h, w, -1)
-    rel_h = torch.einsum("bhwc,hkc->bhwk", r_q, rh)
-    rel_w = torch.einsum("bhwc,wkc->bhwk", r_q, rw)
-    scores = scores.view(-1, h, w, h, w) + rel_h[:, :, :, :, None] + rel_w[:, :, :, None, :]
-    scores = scores.view(-1, h * w, h * w).softmax(dim=-1)
-    out = (scores @ v).view(b, attn.num_heads, h, w, -1).permute(0, 2, 3, 1, 4)
-    return attn.proj(out.reshape(b, h, w, -1))
+from samdesk.sam.testing import plain_attention
 
 
 @pytest.mark.parametrize(("size", "table"), [(14, 14), (20, 20), (20, 14)])
@@ -44,7 +29,7 @@ def test_attention_matches_plain(size: int, table: int) -> None:
         attn.rel_pos_h.normal_()
         attn.rel_pos_w.normal_()
         x = torch.randn(2, size, size, 48)
-        torch.testing.assert_close(attn(x), _plain_attention(attn, x), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(attn(x), plain_attention(attn, x), rtol=1e-4, atol=1e-4)
 
 
 def test_both_kernels_agree() -> None:
