@@ -6,14 +6,17 @@ Weights: the TinyViT parity fixture (MobileSAM's configuration) from ../shared w
 there, else MobileSAM's configuration with random weights (time does not depend on the
 values). Input: one normalised, padded 1×3×1024×1024 float32 image.
 
-For each setting the script times a forward pass, alternating the variants run by run so
-that a load change on the machine hits them alike, and prints the median and the range.
-Settings:
-- ``biases off`` (default, what MobileSAM's own pipeline computes, see ``TinyViT``);
-- ``biases on`` (``apply_attention_biases=True``, the bias table as SDPA's attn_mask).
-Variants: ``sdpa`` (our default) and ``plain`` (materialised q·kᵀ, bias add, softmax, @v,
-as MobileSAM writes it). The maximum difference between the two outputs is printed too.
+The script times a forward pass, alternating the variants run by run so that a load
+change on the machine hits them alike, and prints the median and the range. Variants:
+- ``sdpa`` (samdesk: the trained bias table as SDPA's attn_mask, always applied);
+- ``plain`` (the reference formulation as MobileSAM writes it: materialised q·kᵀ, bias
+  add, softmax, @v);
+- ``sdpa-nobias`` (benchmark only, no samdesk path can run it: SDPA with the bias mask
+  dropped, to show what the bias add costs).
+The maximum difference between sdpa and plain outputs is printed too.
 """
+
+import contextlib
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import samdesk.sam.tiny_vit as tiny_vit_module  # noqa: E402
 from samdesk.sam.tiny_vit import (  # noqa: E402
     DEFAULT_MOBILE_SAM_CONFIG,
     TinyViT,
@@ -52,19 +56,41 @@ def _weights() -> tuple[dict[str, torch.Tensor] | None, str]:
     return encoder, f"parity fixture {FIXTURE}"
 
 
-def _model(weights: dict[str, torch.Tensor] | None, apply_biases: bool) -> TinyViT:
+def _model(weights: dict[str, torch.Tensor] | None) -> TinyViT:
     config = infer_tiny_vit_config(weights) if weights else dict(DEFAULT_MOBILE_SAM_CONFIG)
-    model = TinyViT(**config, apply_attention_biases=apply_biases)
+    model = TinyViT(**config)
     if weights:
         model.load_state_dict(weights, strict=True)
     return model.eval()
 
 
-def _time(model: TinyViT, fused: bool, x: torch.Tensor) -> tuple[float, torch.Tensor]:
-    model.set_fused_attention(fused)
-    start = time.perf_counter()
-    out = model(x)
-    return time.perf_counter() - start, out
+class _NoBiasFunctional:
+    """torch.nn.functional with SDPA's attn_mask dropped (the benchmark's no-bias variant)."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(torch.nn.functional, name)
+
+    @staticmethod
+    def scaled_dot_product_attention(q, k, v, attn_mask=None, **kwargs):  # noqa: ANN001, ANN205
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, **kwargs)
+
+
+@contextlib.contextmanager
+def _no_bias() -> object:
+    saved = tiny_vit_module.F
+    tiny_vit_module.F = _NoBiasFunctional()  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        tiny_vit_module.F = saved
+
+
+def _time(model: TinyViT, variant: str, x: torch.Tensor) -> tuple[float, torch.Tensor]:
+    model.set_fused_attention(variant != "plain")
+    with _no_bias() if variant == "sdpa-nobias" else contextlib.nullcontext():
+        start = time.perf_counter()
+        out = model(x)
+        return time.perf_counter() - start, out
 
 
 def main() -> None:
@@ -83,29 +109,27 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, "
         f"{args.runs} runs per variant (after one warm-up), seconds per image"
     )
+    variants = ("sdpa", "plain", "sdpa-nobias")
     with torch.inference_mode():
-        for apply_biases in (False, True):
-            model = _model(weights, apply_biases)
-            times: dict[bool, list[float]] = {True: [], False: []}
-            outputs: dict[bool, torch.Tensor] = {}
-            for fused in (True, False):
-                _, outputs[fused] = _time(model, fused, x)  # warm-up
-            for _ in range(args.runs):
-                for fused in (True, False):
-                    seconds, _ = _time(model, fused, x)
-                    times[fused].append(seconds / args.batch)
-            diff = (outputs[True] - outputs[False]).abs().max().item()
-            setting = "biases on " if apply_biases else "biases off"
-            for fused in (True, False):
-                variant = "sdpa " if fused else "plain"
-                runs = times[fused]
-                print(
-                    f"  {setting}  {variant}  median {statistics.median(runs):6.3f} s  "
-                    f"(min {min(runs):.3f}, max {max(runs):.3f})"
-                )
-            speedup = statistics.median(times[False]) / statistics.median(times[True])
-            print(f"  {setting}  plain/sdpa {speedup:.2f}×, max |sdpa - plain| {diff:.2e}")
-
+        model = _model(weights)
+        times: dict[str, list[float]] = {v: [] for v in variants}
+        outputs: dict[str, torch.Tensor] = {}
+        for variant in variants:
+            _, outputs[variant] = _time(model, variant, x)  # warm-up
+        for _ in range(args.runs):
+            for variant in variants:
+                seconds, _ = _time(model, variant, x)
+                times[variant].append(seconds / args.batch)
+        diff = (outputs["sdpa"] - outputs["plain"]).abs().max().item()
+        for variant in variants:
+            runs = times[variant]
+            print(
+                f"  {variant:<11}  median {statistics.median(runs):6.3f} s  "
+                f"(min {min(runs):.3f}, max {max(runs):.3f})"
+            )
+        med = {v: statistics.median(times[v]) for v in variants}
+        print(f"  plain/sdpa {med['plain'] / med['sdpa']:.2f}×, max |sdpa - plain| {diff:.2e}")
+        print(f"  bias add: sdpa/sdpa-nobias {med['sdpa'] / med['sdpa-nobias']:.3f}×")
 
 if __name__ == "__main__":
     main()

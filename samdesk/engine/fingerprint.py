@@ -61,6 +61,22 @@ def content_hash(path: str | os.PathLike[str]) -> str:
     return _DIGESTS.digest(path)
 
 
+# What samdesk computes from a checkpoint, as a version mixed into its fingerprint. Bump it
+# whenever the same weights start giving different embeddings, so that no cache (memory,
+# user or team folder) serves embeddings computed by the earlier network.
+#   1: first release
+#   2: TinyViT applies the checkpoint's trained attention biases (MobileSAM's documented use)
+MODEL_OUTPUT_VERSION = 2
+
+
 def checkpoint_fingerprint(path: str | os.PathLike[str]) -> str:
-    """The model key of a checkpoint: ``ckpt-`` + hash of the file's contents."""
-    return "ckpt-" + _DIGESTS.digest(Path(path))
+    """The model key of a checkpoint: ``ckpt-`` + 32 hex characters.
+
+    A hash of the file's contents and :data:`MODEL_OUTPUT_VERSION`, so a new version of the
+    model code never reuses embeddings an earlier one cached for the same file.
+    """
+    file_digest = _DIGESTS.digest(Path(path))
+    salted = hashlib.blake2b(
+        f"{file_digest}:model-output-v{MODEL_OUTPUT_VERSION}".encode(), digest_size=16
+    )
+    return "ckpt-" + salted.hexdigest()

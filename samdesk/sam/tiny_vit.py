@@ -160,12 +160,13 @@ class _Attention(nn.Module):
     The bias is one number per head and per |dy|, |dx| offset between two positions of a
     window (``attention_biases``, heads×offsets, in the checkpoint); ``attention_bias_idxs``
     (N×N, N = window²) maps each query/key pair to its offset and is rebuilt from the
-    window size, as it is not stored in ``mobile_sam.pt``.
+    window size, as it is not stored in ``mobile_sam.pt``. The bias is always added: the
+    weights were trained with it (MobileSAM's documented use calls ``.eval()`` after loading,
+    which applies the loaded table).
     """
 
     def __init__(
-        self, dim: int, num_heads: int, window_size: int, fused: bool, apply_biases: bool
-    ) -> None:
+        self, dim: int, num_heads: int, window_size: int, fused: bool) -> None:
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
@@ -174,7 +175,6 @@ class _Attention(nn.Module):
         self.head_dim = dim // num_heads
         self.scale = self.head_dim**-0.5
         self.fused = fused
-        self.apply_biases = apply_biases
         self.norm = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -199,19 +199,14 @@ class _Attention(nn.Module):
         # Per head the qkv features are laid out [q | k | v] (TinyViT's split order).
         qkv = self.qkv(x).view(b, n, self.num_heads, 3 * self.head_dim).transpose(1, 2)
         q, k, v = qkv.split(self.head_dim, dim=-1)
-        bias = None
-        if self.apply_biases:
-            # heads×N×N; materialising it is cheap (at most 10×49×49 or 5×196×196 numbers).
-            bias = self.attention_biases[:, self.attention_bias_idxs]
+        # heads×N×N; materialising it is cheap (at most 10×49×49 or 5×196×196 numbers).
+        bias = self.attention_biases[:, self.attention_bias_idxs]
         if self.fused:
             # A 4-D (stride-0 expanded) mask keeps SDPA on its fused CPU kernel; a 3-D
             # heads×N×N mask sent it to a path slower than the plain formulation.
-            mask = None if bias is None else bias.expand(b, -1, -1, -1)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.expand(b, -1, -1, -1))
         else:
-            attn = (q @ k.transpose(-2, -1)) * self.scale
-            if bias is not None:
-                attn = attn + bias
+            attn = (q @ k.transpose(-2, -1)) * self.scale + bias
             out = attn.softmax(dim=-1) @ v
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 
@@ -241,11 +236,10 @@ class _TinyViTBlock(nn.Module):
         mlp_ratio: float,
         local_conv_size: int,
         fused: bool,
-        apply_biases: bool,
     ) -> None:
         super().__init__()
         self.window_size = window_size
-        self.attn = _Attention(dim, num_heads, window_size, fused, apply_biases)
+        self.attn = _Attention(dim, num_heads, window_size, fused)
         self.mlp = _Mlp(dim, int(dim * mlp_ratio))
         self.local_conv = _ConvBN(dim, dim, local_conv_size, 1, local_conv_size // 2, groups=dim)
 
@@ -325,14 +319,12 @@ class TinyViT(nn.Module):
     ``fused_attention`` selects ``scaled_dot_product_attention`` (default) or the plain
     formulation (materialised scores + bias, softmax), which is kept for comparison.
 
-    ``apply_attention_biases`` is False by default to give what MobileSAM's own pipeline
-    gives: ``build_sam_vit_t`` calls ``eval()`` *before* ``load_state_dict``, and TinyViT's
-    ``Attention.train(False)`` caches ``attention_biases[:, idxs]`` at that moment, so the
-    cached tables hold the zero initialisation and the checkpoint's ``attention_biases``
-    never reach ``SamPredictor`` (unless the caller runs ``.eval()`` again after loading,
-    as MobileSAM's README example does). The parity fixtures were made that way and match
-    to ~3e-6 with the biases off, ~1.4e-2 (relative) with them on. The parameters are
-    still created, so ``mobile_sam.pt`` loads with ``strict=True``; True applies them.
+    The checkpoint's trained ``attention_biases`` are always applied, as MobileSAM was
+    trained and as its documented use runs it (README example and demo app call
+    ``.eval()`` after loading). Its ``build_sam_vit_t`` alone calls ``eval()`` *before*
+    ``load_state_dict``, which leaves TinyViT's cached bias tables at their zero
+    initialisation; that quirk is deliberately not reproduced — there is no switch for it,
+    so no path (engine, CLI, selftest, bundle) can run MobileSAM as a different network.
 
     The feature stride is 16: patch embedding ×4, then every stage's patch merging ×2
     except the last one, which keeps the resolution. MobileSAM hard-codes this as
@@ -357,7 +349,6 @@ class TinyViT(nn.Module):
         local_conv_size: int = 3,
         layer_lr_decay: float = 1.0,
         fused_attention: bool = True,
-        apply_attention_biases: bool = False,
     ) -> None:
         super().__init__()
         del drop_rate, drop_path_rate, use_checkpoint, layer_lr_decay  # training only
@@ -392,7 +383,6 @@ class TinyViT(nn.Module):
                         mlp_ratio,
                         local_conv_size,
                         fused_attention,
-                        apply_attention_biases,
                     )
                     for _ in range(depths[i])
                 ]

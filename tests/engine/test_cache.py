@@ -178,3 +178,18 @@ def test_checkpoint_fingerprint_changes_with_the_file(tmp_path: Path) -> None:
     st = ckpt.stat()
     os.utime(ckpt, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     assert checkpoint_fingerprint(ckpt) != first
+
+
+def test_embeddings_cached_by_an_earlier_model_version_are_not_reused(tmp_path: Path) -> None:
+    # Version 1 keyed a checkpoint by its bytes alone ("ckpt-" + blake2b-128 of the file) and
+    # computed TinyViT without its trained attention biases: such entries must miss now.
+    from samdesk.engine.fingerprint import MODEL_OUTPUT_VERSION, hash_file
+
+    ckpt = tmp_path / "mobile_sam.pt"
+    ckpt.write_bytes(b"tiny vit weights")
+    old_key = "ckpt-" + hash_file(ckpt)
+    new_key = checkpoint_fingerprint(ckpt)
+    assert MODEL_OUTPUT_VERSION >= 2
+    assert new_key != old_key and new_key.startswith("ckpt-") and len(new_key) == len(old_key)
+    cache = DiskCache(tmp_path / "cache")
+    assert cache.path_for("c0ffee", new_key) != cache.path_for("c0ffee", old_key)
