@@ -100,7 +100,8 @@ class ImageTooLargeError(ImageReadError):
             path,
             f"it is {width}×{height} = {width * height / 1e6:.0f} megapixels, above the "
             f"{limit / 1e6:.0f}-megapixel safety limit against decompression bombs; "
-            "open it with allow_large=True if you trust the file",
+            "if you trust the file, answer “Open anyway” in the window, or pass "
+            "--allow-large to samdesk encode",
         )
 
 

@@ -169,7 +169,10 @@ class DiskCache:
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.path_for(content_hash, embedding.model_key)
-        payload = np.ascontiguousarray(embedding.features, dtype="<f2").tobytes()
+        half = np.ascontiguousarray(embedding.features, dtype="<f2")
+        if not np.isfinite(half).all():
+            raise ValueError("non-finite features (or beyond float16) are never cached")
+        payload = half.tobytes()
         header = json.dumps(
             {
                 "model_key": embedding.model_key,
@@ -233,6 +236,8 @@ def _decode(data: bytes, content_hash: str, model_key: str, image_key: str) -> E
     if zlib.crc32(payload) != crc:
         raise _BadEntry("checksum mismatch")
     features = np.frombuffer(payload, dtype="<f2").reshape(shape).astype(np.float32)
+    if not np.isfinite(features).all():
+        raise _BadEntry("non-finite features")
     return Embedding(image_key, model_key, features, original_size, input_size, source="disk")
 
 

@@ -44,6 +44,12 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="re-encode images that are already cached"
     )
+    parser.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="encode images above the pixel safety limit against decompression bombs "
+        "(~89 megapixels); only for files you trust",
+    )
 
 
 def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
@@ -68,6 +74,8 @@ def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
         print(f"samdesk encode: checkpoint not found: {args.checkpoint}", file=out)
         return 2
 
+    import functools
+
     from samdesk.engine.backend import Cancelled, SamBackend, default_read_image
     from samdesk.engine.cache import DiskCache, project_cache_dir
     from samdesk.engine.fingerprint import content_hash
@@ -82,6 +90,9 @@ def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
         print(f"samdesk encode: {exc}", file=out)
         return 2
     disk = DiskCache(cache_dir)
+    read_image = functools.partial(
+        default_read_image, allow_large=bool(getattr(args, "allow_large", False))
+    )
     loaded = False
     failed = encoded = skipped = 0
     width = len(str(len(images)))
@@ -117,7 +128,7 @@ def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
                     backend=backend,
                     model_key=model_key,
                     disk=disk,
-                    read_image=default_read_image,
+                    read_image=read_image,
                     check_cancel=no_cancel,
                     on_notice=notice,
                     reuse_cached=not args.force,
