@@ -48,16 +48,19 @@ def produce_embedding(
     check_cancel: CheckCancel,
     on_notice: Callable[[str], None],
     reuse_cached: bool = True,
+    digest: str | None = None,
 ) -> Embedding:
     """The embedding of the image file at ``path``, from the disk cache or the model.
 
     ``check_cancel`` is called between stages and raises ``Cancelled``; ``on_notice``
     receives non-fatal messages (the CPU fallback, an unwritable cache);
-    ``reuse_cached=False`` re-encodes and overwrites the cache entry. Errors (unreadable
+    ``reuse_cached=False`` re-encodes and overwrites the cache entry; ``digest`` is the
+    file's :func:`content_hash` when the caller has just computed it. Errors (unreadable
     image, model failure) propagate; :func:`describe_error` words them.
     """
     check_cancel()
-    digest = content_hash(path)
+    if digest is None:
+        digest = content_hash(path)
     if disk is not None and reuse_cached:
         cached = disk.load(digest, model_key, image_key)
         if cached is not None:
