@@ -45,6 +45,14 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="re-encode images that are already cached"
     )
     parser.add_argument(
+        "--cache-limit-gb",
+        type=float,
+        default=10.0,
+        metavar="GB",
+        help="bound of the cache folder; least recently used entries are deleted beyond it "
+        "(default: 10; 0: no bound)",
+    )
+    parser.add_argument(
         "--allow-large",
         action="store_true",
         help="encode images above the pixel safety limit against decompression bombs "
@@ -89,7 +97,8 @@ def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     except OSError as exc:
         print(f"samdesk encode: {exc}", file=out)
         return 2
-    disk = DiskCache(cache_dir)
+    limit_gb = float(getattr(args, "cache_limit_gb", 10.0) or 0)
+    disk = DiskCache(cache_dir, int(limit_gb * 1000**3) if limit_gb > 0 else None)
     read_image = functools.partial(
         default_read_image, allow_large=bool(getattr(args, "allow_large", False))
     )

@@ -88,7 +88,7 @@ def produce_embedding(
     )
     if disk is not None:
         try:
-            disk.save(digest, embedding)
+            disk.save(digest, embedding, replace_valid=not reuse_cached)
         except (OSError, ValueError) as exc:
             # The embedding is still good for this session; only the next one pays again.
             on_notice(f"Could not write the embedding cache in {disk.directory}: {exc}")

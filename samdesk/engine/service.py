@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samdesk.engine.backend import Cancelled, Decoder, EncoderBackend, default_read_image
-from samdesk.engine.cache import DiskCache, MemoryCache
+from samdesk.engine.cache import DEFAULT_DISK_LIMIT, DiskCache, MemoryCache
 from samdesk.engine.embedding import (
     FEATURES_SHAPE,
     Embedding,
@@ -95,6 +95,7 @@ class EncoderService:
         cache_dir: folder of the disk cache (e.g. ``<project>/.samdesk/embeddings`` or the
             user cache dir), None for memory only.
         memory_limit_bytes: bound of the in-memory LRU (4 MiB per embedding).
+        disk_limit_bytes: bound of the disk cache folder (LRU pruning; None: unbounded).
         prefetch_count: how many images after the current one to encode ahead.
         prefetch_hold_s: a prefetch starts only once the decoder has been idle this long
             (see :meth:`decoder_busy`).
@@ -121,10 +122,12 @@ class EncoderService:
         read_image: ReadImage = default_read_image,
         prefetch_hold_s: float = DEFAULT_PREFETCH_HOLD,
         clock: Callable[[], float] = time.monotonic,
+        disk_limit_bytes: int | None = DEFAULT_DISK_LIMIT,
     ) -> None:
         self._backend = backend
         self.memory = MemoryCache(memory_limit_bytes)
-        self.disk = DiskCache(cache_dir) if cache_dir is not None else None
+        self._disk_limit = disk_limit_bytes
+        self.disk = DiskCache(cache_dir, disk_limit_bytes) if cache_dir is not None else None
         self.prefetch_count = max(0, int(prefetch_count))
         self._on_ready = on_ready
         self._on_error = on_error
@@ -232,7 +235,7 @@ class EncoderService:
         Entries are keyed by image content and model, so nothing in memory is invalid;
         an encode already running still saves into the previous folder, which is harmless.
         """
-        disk = DiskCache(cache_dir) if cache_dir is not None else None
+        disk = DiskCache(cache_dir, self._disk_limit) if cache_dir is not None else None
         with self._cond:
             self.disk = disk
 
