@@ -1,0 +1,73 @@
+"""Model Manager against a slow-drip server: Cancel and closing the dialog act at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from samdesk.models import catalog
+from samdesk.models.catalog import OfficialCheckpoint
+from samdesk.ui.model_manager import ModelManagerDialog
+from tests.models.drip_server import DRIP_SIZE, drip_server
+from tests.ui.conftest import WAIT_MS
+from tests.ui.workflow_support import isolated_settings  # noqa: F401
+
+
+def _download_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("samdesk-download")]
+
+
+@pytest.fixture
+def dripping(monkeypatch, tmp_path, isolated_settings):
+    monkeypatch.setenv("SAMDESK_DATA_DIR", str(tmp_path / "data"))
+    with drip_server(0.5) as server:
+        entry = OfficialCheckpoint(
+            key="drip",
+            display_name="Drip model",
+            file_name="drip.pth",
+            url=server.url(),
+            sha256=None,
+            size=DRIP_SIZE,
+            description="One byte every half second.",
+            recommended_without_gpu=True,
+        )
+        monkeypatch.setattr(catalog, "OFFICIAL_CHECKPOINTS", (entry,))
+        yield server
+
+
+def _start(qtbot) -> ModelManagerDialog:
+    dialog = ModelManagerDialog(gpu=False)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    with qtbot.waitSignal(dialog.progress_changed, timeout=WAIT_MS,
+                          check_params_cb=lambda done, total: done > 0):
+        assert dialog.start_download("drip")
+    return dialog
+
+
+def test_cancel_button_stops_a_dripping_download_within_a_second(qtbot, dripping) -> None:
+    dialog = _start(qtbot)
+    started = time.monotonic()
+    with qtbot.waitSignal(dialog.download_finished, timeout=WAIT_MS) as finished:
+        dialog.cancel_button.click()
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, f"Cancel took {elapsed:.2f} s"
+    assert finished.args == ["drip", dialog.status.text()]
+    assert "Download cancelled" in dialog.status.text()
+    dialog.shutdown()  # the executor's idle worker ends
+    qtbot.waitUntil(lambda: not _download_threads(), timeout=WAIT_MS)
+
+
+def test_closing_the_dialog_during_a_dripping_download_returns_at_once(qtbot, dripping) -> None:
+    dialog = _start(qtbot)
+    started = time.monotonic()
+    dialog.reject()  # Close / Esc
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, f"closing took {elapsed:.2f} s"
+    assert not dialog.isVisible()
+    # The transfer ends on its own thread soon after, keeping its .part for a resume.
+    qtbot.waitUntil(lambda: not _download_threads(), timeout=WAIT_MS)
+    part = dialog.checkpoint("drip").local_path().with_suffix(".pth.part")
+    assert part.is_file() and part.stat().st_size >= 1
