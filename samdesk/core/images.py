@@ -39,6 +39,7 @@ __all__ = [
     "ImageTooLargeError",
     "image_size",
     "natural_sort_key",
+    "open_memory_estimate",
     "read_image",
     "scan_images",
 ]
@@ -257,3 +258,19 @@ def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> list[
                 continue
             found.append((relative / name).as_posix())
     return sorted(found, key=natural_sort_key)
+
+
+# Measured with benchmarks/bench_large_image_memory.py (open in the window + encode):
+# 20.3, 20.2, 20.1 bytes per pixel at 25, 50, 100 MP; the fit's constant is ~7 MiB.
+_OPEN_BYTES_PER_PIXEL = 20.2
+_OPEN_BYTES_FIXED = 8 * 2**20
+
+
+def open_memory_estimate(pixels: int) -> int:
+    """Bytes of memory that showing and encoding an image of ``pixels`` needs at its peak.
+
+    Linear fit of the measured peak resident memory (``bench_large_image_memory.py``):
+    the window's RGB array and pixmap stay while the encoder decodes the file again and
+    resizes it. The model's own memory (independent of the image) is not included.
+    """
+    return int(_OPEN_BYTES_PER_PIXEL * pixels + _OPEN_BYTES_FIXED)
