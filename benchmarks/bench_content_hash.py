@@ -28,8 +28,8 @@ from samdesk.engine.fingerprint import content_hash  # noqa: E402
 
 
 def _synthetic_jpeg(path: Path, megapixels: float) -> None:
-    width = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
-    height = int(round(width * 3 / 4))
+    width = round((megapixels * 1e6 * 4 / 3) ** 0.5)
+    height = round(width * 3 / 4)
     rng = np.random.default_rng(0)
     x = np.linspace(0, 255, width, dtype=np.float32)
     y = np.linspace(0, 255, height, dtype=np.float32)[:, None]

@@ -72,8 +72,8 @@ def write_jpeg(path: Path, megapixels: float) -> tuple[int, int]:
     import numpy as np
     from PIL import Image
 
-    width = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
-    height = int(round(megapixels * 1e6 / width))
+    width = round((megapixels * 1e6 * 4 / 3) ** 0.5)
+    height = round(megapixels * 1e6 / width)
     x = np.linspace(0, 255, width, dtype=np.float32)
     y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
     rgb = np.empty((height, width, 3), np.uint8)
@@ -111,13 +111,19 @@ def measure_peak(megapixels: float, folder: Path) -> tuple[int, int]:
     }
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD, str(project), str(checkpoint)],
-        capture_output=True, text=True, timeout=900, env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"measurement failed: {proc.stderr[-2000:]}")
     base, peak, pixels, rose = (int(v) for v in proc.stdout.split()[-4:])
-    print(f"  ({pixels / 1e6:.1f} MP: window with model {base / 2**30:.2f} GiB resident before, "
-          f"{(base + peak) / 2**30:.2f} GiB at the peak)", file=sys.stderr)
+    print(
+        f"  ({pixels / 1e6:.1f} MP: window with model {base / 2**30:.2f} GiB resident before, "
+        f"{(base + peak) / 2**30:.2f} GiB at the peak)",
+        file=sys.stderr,
+    )
     if not rose:
         raise RuntimeError("the peak was set before the image was opened; use a larger image")
     return peak, pixels
@@ -148,7 +154,9 @@ def main() -> None:
 
     for pixels, peak in rows:
         est = open_memory_estimate(pixels)
-        print(f"estimate at {pixels / 1e6:.1f} MP: {est / 2**30:.2f} GiB ({100 * est / peak:.0f} %)")
+        print(
+            f"estimate at {pixels / 1e6:.1f} MP: {est / 2**30:.2f} GiB ({100 * est / peak:.0f} %)"
+        )
 
 
 if __name__ == "__main__":

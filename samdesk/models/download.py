@@ -15,6 +15,7 @@ for the body alike).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.client
@@ -195,10 +196,8 @@ class _CancelWatch:
         with self._lock:
             sockets = list(self._sockets)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):  # already closed: nothing to wake
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed: nothing to wake
 
 
 class _WatchedHTTPConnection(http.client.HTTPConnection):

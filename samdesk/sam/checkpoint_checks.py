@@ -114,7 +114,11 @@ def check_tensors(sd: Mapping[str, torch.Tensor], path: Path) -> None:
         storage = t.untyped_storage()
         item = t.element_size()
         check_extent(
-            name, tuple(t.shape), tuple(t.stride()), t.storage_offset(), storage.nbytes() // item,
+            name,
+            tuple(t.shape),
+            tuple(t.stride()),
+            t.storage_offset(),
+            storage.nbytes() // item,
             path,
         )
         stored[(storage.data_ptr(), storage.nbytes())] = storage.nbytes()

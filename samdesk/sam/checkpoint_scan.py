@@ -172,7 +172,9 @@ def _scan_zip(path: Path) -> object | None:
                     f"({info.compress_size:,} bytes expanding to {info.file_size:,}). "
                     "torch.save never compresses records, so this file was altered; refused."
                 )
-        pickles = [i for i in infos if i.filename.endswith("data.pkl") and i.filename.count("/") == 1]
+        pickles = [
+            i for i in infos if i.filename.endswith("data.pkl") and i.filename.count("/") == 1
+        ]
         if len(pickles) != 1:
             return None  # torch.load says what is wrong with the archive
         data_pkl = pickles[0]

@@ -17,7 +17,9 @@ MODEL = "ckpt-" + "ab" * 16
 
 
 def _emb(value: float) -> Embedding:
-    return Embedding("img.png", MODEL, np.full(FEATURES_SHAPE, value, np.float32), (10, 20), (512, 1024))
+    return Embedding(
+        "img.png", MODEL, np.full(FEATURES_SHAPE, value, np.float32), (10, 20), (512, 1024)
+    )
 
 
 def _hash(i: int) -> str:

@@ -37,9 +37,22 @@ def test_encode_never_caches_non_finite_embeddings(tmp_path: Path) -> None:
     Image.radial_gradient("L").convert("RGB").save(folder / "a.png")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"}
     proc = subprocess.run(
-        [sys.executable, "-m", "samdesk", "encode", str(folder), "--checkpoint", str(ckpt),
-         "--device", "cpu"],
-        capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "samdesk",
+            "encode",
+            str(folder),
+            "--checkpoint",
+            str(ckpt),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out

@@ -24,10 +24,17 @@ def _start(url: str, dest: Path, cancel: threading.Event) -> tuple[threading.Thr
 
     def run() -> None:
         try:
-            download(url, dest, sha256=None, expected_size=DRIP_SIZE, progress=progress,
-                     cancel=cancel, timeout=30)
+            download(
+                url,
+                dest,
+                sha256=None,
+                expected_size=DRIP_SIZE,
+                progress=progress,
+                cancel=cancel,
+                timeout=30,
+            )
             outcome.append("finished")
-        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+        except BaseException as exc:  # the test inspects it
             outcome.append(exc)
 
     thread = threading.Thread(target=run, name="test-download")

@@ -59,8 +59,11 @@ def _vit_h_like_keys(depth: int) -> dict[str, tuple[int, ...]]:
     with torch.device("meta"):
         model = build_sam_vit(1280, 2, 16, (1,))
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    block = {k[len("image_encoder.blocks.0.") :]: s for k, s in shapes.items()
-             if k.startswith("image_encoder.blocks.0.")}
+    block = {
+        k[len("image_encoder.blocks.0.") :]: s
+        for k, s in shapes.items()
+        if k.startswith("image_encoder.blocks.0.")
+    }
     out = {k: s for k, s in shapes.items() if not k.startswith("image_encoder.blocks.")}
     for i in range(depth):
         for name, s in block.items():
@@ -100,7 +103,9 @@ def test_architecture_out_of_range_is_refused(tmp_path: Path) -> None:
         load_model(path, device="cpu")
 
 
-def _rezip(src: Path, dst: Path, *, deflate: str | None = None, truncate: str | None = None) -> None:
+def _rezip(
+    src: Path, dst: Path, *, deflate: str | None = None, truncate: str | None = None
+) -> None:
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for info in zin.infolist():
             data = zin.read(info)
@@ -175,6 +180,10 @@ def test_honest_checkpoint_still_loads_under_the_limit(tiny_vit_checkpoint: Path
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-c", script, str(tiny_vit_checkpoint)],
-        capture_output=True, text=True, timeout=120, env=env, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
     )
     assert "LOADED" in proc.stdout, proc.stdout + proc.stderr

@@ -8,7 +8,7 @@ from samdesk.ui.model_settings import ModelSettingsDialog
 from tests.ui.workflow_support import isolated_settings  # noqa: F401
 
 
-def test_disk_cache_limit_setting_reaches_the_cache(qtbot, checkpoint, tmp_path, isolated_settings):
+def test_disk_cache_limit_setting_reaches_the_cache(qtbot, checkpoint, tmp_path):
     dialog = ModelSettingsDialog()
     qtbot.addWidget(dialog)
     assert dialog.disk_cache.value() == 10  # the default: 10 GB
@@ -19,9 +19,11 @@ def test_disk_cache_limit_setting_reaches_the_cache(qtbot, checkpoint, tmp_path,
     assert user_settings.model_settings().disk_cache_gb == 3
     chosen, options = user_settings.engine_arguments(None)
     assert options["disk_limit_bytes"] == 3 * 1000**3
-    bridge = EngineBridge(chosen, cache_dir=tmp_path / "cache", **{
-        k: v for k, v in options.items() if k != "cache_dir"
-    })
+    bridge = EngineBridge(
+        chosen,
+        cache_dir=tmp_path / "cache",
+        **{k: v for k, v in options.items() if k != "cache_dir"},
+    )
     try:
         assert bridge._service.disk.max_bytes == 3 * 1000**3
     finally:

@@ -20,7 +20,7 @@ def _download_threads() -> list[threading.Thread]:
 
 
 @pytest.fixture
-def dripping(monkeypatch, tmp_path, isolated_settings):
+def dripping(monkeypatch, tmp_path):
     monkeypatch.setenv("SAMDESK_DATA_DIR", str(tmp_path / "data"))
     with drip_server(0.5) as server:
         entry = OfficialCheckpoint(
