@@ -29,7 +29,7 @@ def test_question_names_the_measured_estimate() -> None:
 
 def test_estimate_matches_the_measured_peak_of_the_real_window(tmp_path: Path) -> None:
     # A fresh interpreter opens a 25 MP JPEG in the real window (offscreen), answers
-    # "Open anyway" and waits for the embedding; its peak RSS rise is the measurement.
+    # "Open anyway" and waits for the embedding; its peak resident-set rise is the measurement.
     peak, pixels = _bench().measure_peak(25.0, tmp_path)
     estimate = open_memory_estimate(pixels)
     assert 0.75 * peak <= estimate <= 1.25 * peak, (estimate, peak)
