@@ -1,0 +1,68 @@
+"""Quitting the real app (a subprocess, offscreen) while the encoder is mid forward pass."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+
+# Runs samdesk's own command line (``samdesk.cli.run``: the window, the event loop, the exit
+# path). The only additions: the image encoder's forward pass flags when it has started, and
+# a timer triggers File ▸ Quit as soon as it has; ``shutdown_timeout = 0`` makes the window
+# wait for nothing, so the forward pass is certainly still running while the process exits.
+_QUIT_MID_ENCODE = textwrap.dedent(
+    """
+    import sys, threading
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from samdesk.sam.image_encoder import ImageEncoderViT
+    from samdesk.ui.main_window import MainWindow
+    from samdesk.cli import run
+
+    MainWindow.shutdown_timeout = 0.0
+    started = threading.Event()
+    real_forward = ImageEncoderViT.forward
+
+    def forward(self, x):
+        started.set()
+        return real_forward(self, x)
+
+    ImageEncoderViT.forward = forward
+
+    def quit_when_encoding():
+        if not started.is_set():
+            QTimer.singleShot(2, quit_when_encoding)
+            return
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+        quit_action = next(a for a in window.actions() if a.text() == "&Quit")
+        quit_action.trigger()
+        alive = [t.name for t in threading.enumerate() if t.name == "samdesk-encoder"]
+        print("encoder running at quit:", alive, flush=True)
+
+    QTimer.singleShot(0, quit_when_encoding)
+    sys.exit(run(sys.argv[1:]))
+    """
+)
+
+
+def test_quit_mid_encode_exits_zero(tmp_path: Path, checkpoint: Path) -> None:
+    project = tmp_path / "sample"
+    shutil.copytree(REPO_ROOT / "resources" / "sample_project", project)
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
+    for _ in range(3):  # the abort depended on timing at exit: several tries
+        done = subprocess.run(
+            [sys.executable, "-c", _QUIT_MID_ENCODE, "--checkpoint", str(checkpoint), str(project)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        report = f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+        assert "encoder running at quit: ['samdesk-encoder']" in done.stdout, report
+        assert done.returncode == 0, report
+        assert "terminate called" not in done.stderr, report
