@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samdesk.core.document import ImageRecord, LabelClass, Project, ReviewState
+from samdesk.core.files import read_regular
 from samdesk.core.images import ImageReadError, image_size, scan_images
 from samdesk.io.atomic import append_line, atomic_write_text
 from samdesk.io.migrations import CURRENT_VERSION
@@ -143,8 +144,10 @@ class ProjectStore:
         path = root / f"{file_stem or 'project'}{PROJECT_SUFFIX}"
         if path.exists():
             raise FileExistsError(f"a project file already exists: {path}")
-        images = [ImageRecord(path=p) for p in scan_images(root, recursive)]
+        skipped: list[str] = []
+        images = [ImageRecord(path=p) for p in scan_images(root, recursive, skipped)]
         store = cls(path, Project(classes=list(classes), images=images, name=name))
+        store.warnings.extend(skipped)
         store.annotations_dir.mkdir(parents=True, exist_ok=True)
         store.save_project()
         return store
@@ -229,7 +232,7 @@ class ProjectStore:
     def _read_index(self) -> dict[str, dict]:
         index: dict[str, dict] = {}
         try:
-            lines = self.index_path.read_bytes().splitlines()
+            lines = read_regular(self.index_path).splitlines()
         except OSError:
             return index
         self._index_lines = len(lines)
@@ -422,7 +425,10 @@ class ProjectStore:
 
     def scan_new_images(self, recursive: bool = True) -> list[ImageRecord]:
         """Add the images that appeared in the project folder since it was scanned."""
-        return self.add_images(scan_images(self.root, recursive))
+        skipped: list[str] = []
+        added = self.add_images(scan_images(self.root, recursive, skipped))
+        self.warnings.extend(skipped)
+        return added
 
     def missing_images(self) -> list[str]:
         """Paths of listed images whose file no longer exists."""

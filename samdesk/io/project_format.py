@@ -52,6 +52,7 @@ from samdesk.core.document import (
     Region,
     ReviewState,
 )
+from samdesk.core.files import read_regular
 from samdesk.core.geometry import ring_from_flat, ring_to_flat
 from samdesk.io.migrations import CURRENT_VERSION, Kind, MigrationError, migrate
 
@@ -95,16 +96,22 @@ class ProjectFileError(Exception):
 # --------------------------------------------------------------------------- YAML
 
 
+def _read(path: Path) -> bytes:
+    """The file's bytes; ProjectFileError if it cannot be read or is not a regular file
+    (a folder or a FIFO named like a samdesk file is reported, never waited on)."""
+    try:
+        return read_regular(path)
+    except OSError as exc:
+        raise ProjectFileError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+
+
 def load_yaml_file(path: Path, kind: Kind) -> tuple[dict[str, Any], int]:
     """Parse and migrate one file; returns (current-version data, version on disk).
 
     Raises ProjectFileError with the line and column for YAML syntax errors, without a
     line for files that parse but are not a samdesk file of the right kind.
     """
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise ProjectFileError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+    text = _read(path)
     try:
         data = yaml.load(text, Loader=_Loader)  # a safe loader (CSafeLoader or SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -332,7 +339,7 @@ def read_summary(path: Path) -> tuple[ReviewState, int, int, int]:
     ``object_count`` is written by samdesk; for a file without it (hand-made, older) the
     objects are parsed. Raises ProjectFileError like ``load_yaml_file``.
     """
-    text = path.read_bytes()
+    text = _read(path)
     cut = text.find(b"\nobjects:")
     header = text[: cut + 1] if cut >= 0 else text
     try:
