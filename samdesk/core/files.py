@@ -10,11 +10,29 @@ Symbolic links are followed (a link to a regular file is a regular file).
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import stat
+import time
+from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["NotRegularFileError", "file_kind", "is_regular_file", "open_regular", "read_regular"]
+__all__ = [
+    "STALE_AFTER_S",
+    "NotRegularFileError",
+    "file_kind",
+    "is_regular_file",
+    "open_regular",
+    "read_regular",
+    "remove_stale_temporaries",
+]
+
+_log = logging.getLogger(__name__)
+
+STALE_AFTER_S = 3600.0
+"""A temporary file untouched this long (seconds) belongs to a writer that died: a real
+write (an annotation file, one embedding) takes well under a second."""
 
 # Opening a FIFO for reading blocks until a writer opens it, unless non-blocking (POSIX).
 # Windows has no such flag, nor FIFOs in the file system.
@@ -85,3 +103,40 @@ def read_regular(path: str | os.PathLike[str]) -> bytes:
     """The whole content of a regular file (``open_regular``'s errors otherwise)."""
     with open_regular(path) as handle:
         return handle.read()
+
+
+def remove_stale_temporaries(
+    folder: str | os.PathLike[str],
+    pattern: re.Pattern[str],
+    *,
+    max_age_s: float = STALE_AFTER_S,
+    now: float | None = None,
+) -> list[Path]:
+    """Delete the leftovers of samdesk's own interrupted writes in ``folder``; their paths.
+
+    Only entries of ``folder`` itself (no recursion) whose whole name matches ``pattern``
+    (the exact naming of one of samdesk's temporary files), that are regular files (not
+    links, folders or anything else) and whose modification time is more than
+    ``max_age_s`` before ``now`` (default: the current time): a temporary file still being
+    written by another samdesk process is younger than that. Errors (a missing folder, a
+    file that vanished or cannot be deleted) are ignored: this is housekeeping.
+    """
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    try:
+        with os.scandir(folder) as entries:
+            candidates = [entry for entry in entries if pattern.fullmatch(entry.name)]
+    except OSError:
+        return removed
+    for entry in candidates:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or now - info.st_mtime <= max_age_s:
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    if removed:
+        _log.info("removed %d stale temporary file(s) in %s", len(removed), folder)
+    return removed

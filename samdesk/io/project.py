@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable
@@ -40,9 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samdesk.core.document import ImageRecord, LabelClass, Project, ReviewState
-from samdesk.core.files import read_regular
+from samdesk.core.files import read_regular, remove_stale_temporaries
 from samdesk.core.images import ImageReadError, image_size, scan_images
-from samdesk.io.atomic import append_line, atomic_write_text
+from samdesk.io.atomic import append_line, atomic_write_text, temp_name_pattern
 from samdesk.io.migrations import CURRENT_VERSION
 from samdesk.io.project_format import (
     ProjectFileError,
@@ -180,8 +181,21 @@ class ProjectStore:
         store = cls(path, project_from_data(data, path))
         store.read_only = read_only
         store._loaded_version = version
+        if not read_only:
+            store._remove_stale_temporaries()
         store._read_summaries()
         return store
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete what crashed atomic writes of this project left (``.<name>.<hex>.tmp``,
+        untouched for an hour): only names of files samdesk writes, in its own folders."""
+        data_dir = self.root / DATA_DIR
+        for folder, target in (
+            (self.root, re.escape(self.path.name)),  # the project file
+            (data_dir, re.escape(INDEX_FILE)),
+            (self.annotations_dir, r".+\.yaml"),
+        ):
+            remove_stale_temporaries(folder, temp_name_pattern(target))
 
     def _read_summaries(self) -> None:
         """Fill state/size/object count of every image from the index, checked by stat."""
