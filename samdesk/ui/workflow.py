@@ -281,6 +281,8 @@ class Workflow(QObject):
         dialog = NewProjectDialog(folder, self.window)
         if dialog.exec() == NewProjectDialog.DialogCode.Accepted and dialog.store is not None:
             self.window.open_path(dialog.store.path)
+            for warning in dialog.store.warnings:  # files the scan skipped (a FIFO *.png…)
+                self.window.report_error(warning)
         return dialog
 
     def open_dropped(self, paths: list[Path]) -> bool:
