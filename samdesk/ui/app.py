@@ -61,13 +61,15 @@ def leave_past_workers(code: int) -> int:
 
     Quitting waits only a moment for an encode in progress (``MainWindow.shutdown_timeout``):
     a forward pass cannot be interrupted. The worker is a daemon thread, but letting the
-    interpreter finalise under it aborts the process: torch's C++ static destructors run
-    while the thread is inside torch ("terminate called without an active exception", exit
-    status 134). Everything the user made is already on disk (every edit is saved as it is
-    made; the window saved its layout on close) and the worker would only write a cache
-    entry (atomically; a stale temporary file is removed on the next open), so the process
-    ends without finalising: non-daemon threads are joined first, as the interpreter's exit
-    would, then output is flushed and ``os._exit`` skips the C++ destructors.
+    interpreter finalise under it aborts the process: when the forward pass returns and the
+    thread asks for the GIL of a finalising interpreter, CPython (< 3.14) ends it with
+    ``pthread_exit``, whose forced unwinding through torch's C++ frames calls
+    ``std::terminate`` ("terminate called without an active exception", exit status 134;
+    with one torch thread too). Everything the user made is already on disk (every edit is
+    saved as it is made; the window saved its layout on close) and the worker would only
+    write a cache entry (atomically; a stale temporary file is removed on the next open), so
+    the process ends without finalising: non-daemon threads are joined first, as the
+    interpreter's exit would, then output is flushed and ``os._exit`` ends it.
     """
     main = threading.main_thread()
     busy = [t.name for t in threading.enumerate() if t is not main and t.daemon and t.is_alive()]
