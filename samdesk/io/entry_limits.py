@@ -57,10 +57,7 @@ def rle_problem(
     if image_size is None or image_size[0] <= 0 or image_size[1] <= 0:
         return f"image size unknown (no readable image file), RLE {width}x{height} not decoded"
     if (width, height) != tuple(image_size):
-        return (
-            f"RLE size {width}x{height} differs from the image's "
-            f"{image_size[0]}x{image_size[1]}"
-        )
+        return f"RLE size {width}x{height} differs from the image's {image_size[0]}x{image_size[1]}"
     if height * width > MAX_MASK_PIXELS:
         return (
             f"mask of {height * width / 1e6:.0f} megapixels exceeds the limit of "

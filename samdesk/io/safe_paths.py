@@ -104,9 +104,7 @@ def is_samdesk_file(path: str | os.PathLike[str]) -> bool:
     """A project file, anything under a ``.samdesk`` folder, or an export manifest."""
     p = Path(path)
     return (
-        p.name.lower().endswith(PROJECT_SUFFIX)
-        or p.name == EXPORT_MANIFEST
-        or DATA_DIR in p.parts
+        p.name.lower().endswith(PROJECT_SUFFIX) or p.name == EXPORT_MANIFEST or DATA_DIR in p.parts
     )
 
 

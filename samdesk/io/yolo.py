@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -65,8 +64,8 @@ from samdesk.io._formats import (
     palette_color,
     repair,
 )
-from samdesk.io.atomic import atomic_write_bytes
 from samdesk.io.entry_limits import coordinate_problem, geometry_errors
+from samdesk.io.export_target import StagedDataset, check_folder_target
 from samdesk.io.safe_paths import UnsafePathError, dataset_path, is_inside
 
 __all__ = ["IMG_FORMATS", "ExportReport", "FormatError", "ImportResult", "export_yolo"]
@@ -101,15 +100,18 @@ def export_yolo(
     [0, 1): share of images put in the val split, chosen by a shuffle seeded with
     ``seed`` over the images sorted by path (same input, same split); with 0 there is
     one split and data.yaml's ``val`` points at the train images. ``overwrite``: replace
-    the ``images/``, ``labels/`` and ``data.yaml`` of a previous export in ``out_dir``
-    (nothing else there is touched); without it, their presence is a FormatError.
+    a previous samdesk export in ``out_dir``: only files its manifest
+    (``.samdesk-export.json``) lists are replaced, and only once the new dataset is
+    complete (``samdesk.io.export_target.StagedDataset``); without it, the presence of
+    ``images/``, ``labels/`` or ``data.yaml`` is a FormatError. ``out_dir`` may not be the
+    project folder or inside it (``check_folder_target``).
     """
     if task not in ("segment", "detect"):
         raise ValueError(f"task must be 'segment' or 'detect', not {task!r}")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     out = Path(out_dir)
-    _prepare_out_dir(out, overwrite)
+    check_folder_target(out, project_dir)
     report = ExportReport()
     index_of = {c.id: i for i, c in enumerate(sorted(project.classes, key=lambda c: c.id))}
     names = {i: c.name for i, c in enumerate(sorted(project.classes, key=lambda c: c.id))}
@@ -136,25 +138,26 @@ def export_yolo(
 
     val = _val_set([e[0].path for e in entries], val_fraction, seed)
     used: set[str] = set()
-    for record, source, lines in entries:
-        split = "val" if record.path in val else "train"
-        rel = _dataset_path(record.path, split, used)
-        image_dest = out / "images" / split / rel
-        image_dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, image_dest)
-        label_dest = Path(label_path_for(image_dest.as_posix()))
-        label_dest.parent.mkdir(parents=True, exist_ok=True)
-        label_dest.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        report.images += 1
-        report.objects += len(lines)
-
-    data = {
-        "path": out.resolve().as_posix(),
-        "train": "images/train",
-        "val": "images/val" if val else "images/train",
-        "names": names,
-    }
-    atomic_write_bytes(out / "data.yaml", _dump_yaml(data).encode("utf-8"))
+    # Written beside the previous export and swapped in at the end: a failed or killed
+    # export leaves the previous dataset as it was.
+    with StagedDataset(out, _OWNED, overwrite=overwrite) as staged:
+        for record, source, lines in entries:
+            split = "val" if record.path in val else "train"
+            image_rel = f"images/{split}/{_dataset_path(record.path, split, used)}"
+            staged.copy_file(source, image_rel)
+            label_rel = label_path_for(f"/{image_rel}")[1:]
+            staged.write_bytes(label_rel, "".join(line + "\n" for line in lines).encode())
+            report.images += 1
+            report.objects += len(lines)
+        data = {
+            "path": out.resolve().as_posix(),
+            "train": "images/train",
+            "val": "images/val" if val else "images/train",
+            "names": names,
+        }
+        staged.write_bytes("data.yaml", _dump_yaml(data).encode("utf-8"))
+        staged.commit()
+    report.warnings += staged.warnings
     return report
 
 
@@ -166,22 +169,6 @@ def label_path_for(image_path: str) -> str:
     head, sep, tail = image_path.rpartition("/images/")
     path = f"{head}/labels/{tail}" if sep else image_path
     return path.rsplit(".", 1)[0] + ".txt"
-
-
-def _prepare_out_dir(out: Path, overwrite: bool) -> None:
-    present = [name for name in _OWNED if (out / name).exists()]
-    if present and not overwrite:
-        raise FormatError(
-            f"{out}: already holds a dataset ({', '.join(present)}); "
-            "choose an empty folder or allow overwriting"
-        )
-    for name in present:
-        target = out / name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        else:
-            target.unlink()
-    out.mkdir(parents=True, exist_ok=True)
 
 
 def _size(record: ImageRecord, source: Path) -> tuple[int, int] | None:
