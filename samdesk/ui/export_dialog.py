@@ -112,8 +112,11 @@ class ExportDialog(BackgroundJobDialog):
         self.resize(620, 0)
 
     def _default_out(self, key: str) -> Path:
+        # Beside the project folder, not in it: exports into the project are refused
+        # (the copied images would be scanned as new project images).
         root = self.project_file.parent
-        return root / "export" / ("coco.json" if key == "coco" else key.replace("-", "_"))
+        folder = root.parent / f"{root.name}_export"
+        return folder / ("coco.json" if key == "coco" else key.replace("-", "_"))
 
     def _on_format(self) -> None:
         key = self.format.currentData()
