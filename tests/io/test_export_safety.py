@@ -94,7 +94,8 @@ def _samdesk(*argv: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
     """``python -m samdesk ARGV`` in a fresh process (``prelude`` runs first, to inject)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"}
     if prelude:
-        code = f"{textwrap.dedent(prelude)}\nfrom samdesk.cli import run\nraise SystemExit(run({list(argv)!r}))"
+        run = f"from samdesk.cli import run\nraise SystemExit(run({list(argv)!r}))"
+        code = f"{textwrap.dedent(prelude)}\n{run}"
         command = [sys.executable, "-c", code]
     else:
         command = [sys.executable, "-m", "samdesk", *argv]
@@ -104,8 +105,9 @@ def _samdesk(*argv: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
 
 
 def _export(project: Path, out: Path, *extra: str, fmt: str = "yolo-seg", prelude: str = ""):
-    return _samdesk("export", str(project), "--format", fmt, "--out", str(out), *extra,
-                    prelude=prelude)
+    return _samdesk(
+        "export", str(project), "--format", fmt, "--out", str(out), *extra, prelude=prelude
+    )
 
 
 # --------------------------------------------------------------------------- targets refused
@@ -225,18 +227,22 @@ def test_a_changed_file_of_the_previous_export_is_not_replaced(tmp_path: Path) -
 
 # --------------------------------------------------------------------------- killed exports
 
-_KILL_AFTER_COPIES = """
-import os, signal
-from samdesk.io import export_target
-original = export_target.StagedDataset.copy_file
-count = 0
-def copy_file(self, source, relative):
-    global count
-    count += 1
-    if count > {n}:
-        os.kill(os.getpid(), signal.SIGKILL)  # as a user's kill -9 or a power cut
-    original(self, source, relative)
-export_target.StagedDataset.copy_file = copy_file
+_KILL_AFTER_FILES = """
+import builtins, os, signal
+real_open = builtins.open
+created = 0
+def open(file, mode="r", *args, **kwargs):
+    # Any file opened for writing under the dataset folder counts, however the export
+    # writes it; after {n} of them the process dies as under kill -9 or a power cut.
+    global created
+    if isinstance(file, (str, os.PathLike)) and {out!r} in os.fspath(file) and (
+        "w" in mode or "x" in mode
+    ):
+        created += 1
+        if created > {n}:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real_open(file, mode, *args, **kwargs)
+builtins.open = open
 """
 
 _KILL_DURING_SWAP = """
@@ -269,7 +275,9 @@ def _previous_export(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
 
 def test_killed_export_keeps_the_previous_dataset(tmp_path: Path) -> None:
     project, out, before = _previous_export(tmp_path)
-    killed = _export(project, out, "--overwrite", prelude=_KILL_AFTER_COPIES.format(n=3))
+    killed = _export(
+        project, out, "--overwrite", prelude=_KILL_AFTER_FILES.format(n=5, out=str(out))
+    )
     assert killed.returncode == -signal.SIGKILL
     assert _snapshot(out) == before  # the previous complete dataset, byte for byte
     assert _working(out)  # the half-written one
@@ -304,7 +312,7 @@ def test_failed_export_changes_nothing(tmp_path: Path, monkeypatch, capsys) -> N
     original = export_target.StagedDataset.copy_file
     calls = []
 
-    def failing(self, source, relative):  # noqa: ANN001, ANN202
+    def failing(self: object, source: Path, relative: str) -> None:
         calls.append(relative)
         if len(calls) > 2:
             raise OSError(28, "No space left on device", str(out / relative))

@@ -82,7 +82,8 @@ def _project_files(project: Path) -> list[str]:
     return sorted(
         p.relative_to(project).as_posix()
         for p in project.rglob("*")
-        if p.is_file() and ".samdesk" not in p.relative_to(project).parts
+        if p.is_file()
+        and ".samdesk" not in p.relative_to(project).parts
         and not p.name.endswith(".samdesk.yaml")
     )
 
@@ -157,6 +158,7 @@ def _yolo_dataset(root: Path, yaml_text: str) -> Path:
     "yaml_text",
     [
         "path: /\ntrain: images/train\nnames: [thing]\n",  # once scanned the file system
+        "path: /\ntrain: {outside_rel}\nnames: [thing]\n",
         "path: {outside}\ntrain: .\nnames: [thing]\n",
         "train: [images/train, {outside}, ../outside]\nnames: [thing]\n",
         "train: [images/train, list.txt]\nnames: [thing]\n",
@@ -164,7 +166,10 @@ def _yolo_dataset(root: Path, yaml_text: str) -> Path:
 )
 def test_yolo_entries_leaving_the_dataset_are_refused(tmp_path: Path, yaml_text: str) -> None:
     secrets = _secrets(tmp_path)
-    dataset = _yolo_dataset(tmp_path / "dataset", yaml_text.format(outside=secrets["dir"]))
+    dataset = _yolo_dataset(
+        tmp_path / "dataset",
+        yaml_text.format(outside=secrets["dir"], outside_rel=str(secrets["dir"]).lstrip("/")),
+    )
     (dataset / "list.txt").write_text(
         f"{secrets['photo']}\n../outside/photo.png\n./../outside/photo.png\n", encoding="utf-8"
     )
