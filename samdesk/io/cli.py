@@ -76,7 +76,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="YOLO only: replace images/, labels/ and data.yaml of a previous export in --out",
+        help="YOLO only: replace a previous samdesk export in --out (only the files its "
+        ".samdesk-export.json lists; anything else there is kept)",
     )
 
 

@@ -81,6 +81,10 @@ class ExportDialog(BackgroundJobDialog):
         self.val_fraction.setToolTip("Share of images in the validation split (0: one split)")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
         self.overwrite = QCheckBox("Replace a previous export in that folder")
+        self.overwrite.setToolTip(
+            "Only files a previous samdesk export wrote there (listed in its "
+            ".samdesk-export.json) are replaced, once the new export is complete"
+        )
         self.only_done = QCheckBox("Only images marked done")
         self.summary.setPlaceholderText("The summary appears here after the export.")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
