@@ -432,15 +432,17 @@ def _finish(out: Path, stage: Path, aside: Path) -> None:
 def _recover(out: Path) -> None:
     """Finish or roll back a swap that was interrupted; drop stale staging folders."""
     journal_path = out / _JOURNAL
+    names: tuple[str, str] | None = None
     if journal_path.is_file():
         try:
             journal = json.loads(journal_path.read_text(encoding="utf-8"))
-            stage = out / Path(str(journal["stage"])).name
-            aside = out / Path(str(journal["aside"])).name
+            names = (Path(str(journal["stage"])).name, Path(str(journal["aside"])).name)
         except (OSError, ValueError, KeyError, TypeError):
-            journal = None
-        if journal is not None and stage.name.startswith(_STAGE_PREFIX):
-            if (stage / EXPORT_MANIFEST).is_file():
+            names = None  # not ours to interpret: left alone
+    if names is not None and names[0].startswith(_STAGE_PREFIX):
+        stage, aside = out / names[0], out / names[1]
+        if aside.name.startswith(_ASIDE_PREFIX):
+            if (stage / EXPORT_MANIFEST).is_file():  # the commit point was not reached
                 _roll_back(out, stage, aside)
             _finish(out, stage, aside)
     for child in out.iterdir() if out.is_dir() else ():

@@ -290,7 +290,7 @@ def test_killed_export_keeps_the_previous_dataset(tmp_path: Path) -> None:
     assert before["labels/train/img_000.txt"] != b""
 
 
-@pytest.mark.parametrize("moves", [0, 2, 7])
+@pytest.mark.parametrize("moves", [0, 7, 15])  # 13 old files aside, then the new
 def test_export_killed_during_the_swap_is_rolled_back(tmp_path: Path, moves: int) -> None:
     project, out, before = _previous_export(tmp_path)
     killed = _export(project, out, "--overwrite", prelude=_KILL_DURING_SWAP.format(n=moves))
@@ -324,3 +324,24 @@ def test_failed_export_changes_nothing(tmp_path: Path, monkeypatch, capsys) -> N
     assert "No space left on device" in capsys.readouterr().err
     assert _snapshot(out) == before
     assert not _working(out)
+
+
+def test_export_killed_after_the_swap_is_finished_next_time(tmp_path: Path) -> None:
+    project, out, before = _previous_export(tmp_path)
+    prelude = """
+    import os, signal
+    from samdesk.io import export_target
+    def die(aside):
+        os.kill(os.getpid(), signal.SIGKILL)  # new manifest in place, old files aside
+    export_target._delete_aside = die
+    """
+    killed = _export(project, out, "--overwrite", prelude=prelude)
+    assert killed.returncode == -signal.SIGKILL
+    new = _snapshot(out)
+    assert new["labels/train/img_000.txt"] == b""  # the new dataset is the current one
+    assert _working(out)  # the previous files are still aside
+    refused = _export(project, out)  # the next export finishes the swap first
+    assert refused.returncode == 1
+    assert not _working(out)
+    assert _snapshot(out) == new
+    assert before["images/notes.txt"] == new["images/notes.txt"]
