@@ -65,7 +65,7 @@ def export_project(
         raise ValueError(f"the validation share must be in [0, 1), got {options.val_fraction}")
     # Refused before anything is read: an export must never write over the project.
     if options.format == "coco":
-        check_file_target(options.out, store.root)
+        check_file_target(options.out)
     else:
         check_folder_target(options.out, store.root)
     records = store.project.images

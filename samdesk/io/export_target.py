@@ -51,6 +51,7 @@ __all__ = [
     "StagedDataset",
     "check_file_target",
     "check_folder_target",
+    "listed_files",
 ]
 
 _STAGE_PREFIX = ".samdesk-export.new-"
@@ -68,7 +69,7 @@ class ExportTargetError(FormatError):
 # --------------------------------------------------------------------------- checks
 
 
-def check_file_target(out: str | os.PathLike[str], project_root: str | os.PathLike[str]) -> None:
+def check_file_target(out: str | os.PathLike[str]) -> None:
     """Refuse a single-file output (COCO JSON) that would overwrite something not ours.
 
     Refused: a project file (``*.samdesk.yaml``), anything under a ``.samdesk`` folder,
@@ -96,7 +97,6 @@ def check_file_target(out: str | os.PathLike[str], project_root: str | os.PathLi
         raise ExportTargetError(
             f"{out}: exists and is not a JSON file; it is not replaced (choose another name)"
         )
-    del project_root  # the rules above hold inside and outside the project alike
 
 
 def check_folder_target(out: str | os.PathLike[str], project_root: str | os.PathLike[str]) -> None:
