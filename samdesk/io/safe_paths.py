@@ -171,7 +171,7 @@ def copy_image_into(
             shutil.copyfileobj(src, dst, 1 << 20)
             dst.flush()
             os.fsync(dst.fileno())
-        shutil.copystat(source, target, follow_symlinks=False)
+        shutil.copystat(source, target)  # target: the regular file created above
     except BaseException:
         with contextlib.suppress(OSError):
             target.unlink()  # ours: created above with O_EXCL
