@@ -361,7 +361,8 @@ def _read_image(
         # an import must not read (and later copy) files the dataset does not contain.
         on_disk = dataset_path(root, file_name)
     except UnsafePathError as e:
-        log.add("unsafe-path", f"{where}: {e}, skipped")
+        hint = "; give an image root that contains it" if ".." in file_name else ""
+        log.add("unsafe-path", f"{where}: {e}, skipped{hint}")
         return None
     posix = on_disk.relative_to(root.resolve()).as_posix()
     width, height = entry.get("width"), entry.get("height")
