@@ -83,8 +83,11 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     """
     try:
         fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_BINARY)
-    except IsADirectoryError as exc:  # Windows cannot open a folder at all
-        raise NotRegularFileError(path, "a folder") from exc
+    except (IsADirectoryError, PermissionError) as exc:
+        # Windows refuses to open a folder at all, with "permission denied".
+        if os.path.isdir(path):
+            raise NotRegularFileError(path, "a folder") from exc
+        raise
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
