@@ -331,7 +331,9 @@ class ProjectStore:
 
     def _mark_unreadable(self, record: ImageRecord, exc: ProjectFileError) -> None:
         self._info[record.path].unreadable = str(exc)
-        self.warnings.append(f"annotations of {record.path} are unreadable and kept: {exc}")
+        warning = f"annotations of {record.path} are unreadable and kept: {exc}"
+        if warning not in self.warnings:  # met again when the image is shown: said once
+            self.warnings.append(warning)
         record.objects = []
 
     def _load_from_disk(self, record: ImageRecord) -> None:

@@ -52,7 +52,7 @@ from samdesk.core.document import (
     Region,
     ReviewState,
 )
-from samdesk.core.files import read_regular
+from samdesk.core.files import NotRegularFileError, read_regular
 from samdesk.core.geometry import ring_from_flat, ring_to_flat
 from samdesk.io.migrations import CURRENT_VERSION, Kind, MigrationError, migrate
 
@@ -101,6 +101,8 @@ def _read(path: Path) -> bytes:
     (a folder or a FIFO named like a samdesk file is reported, never waited on)."""
     try:
         return read_regular(path)
+    except NotRegularFileError as exc:
+        raise ProjectFileError(path, str(exc)) from exc
     except OSError as exc:
         raise ProjectFileError(path, f"cannot read the file ({exc.strerror or exc})") from exc
 
