@@ -54,6 +54,25 @@ def void_calls(count: int) -> None:
     _print_deltas(before)
 
 
+def _count_paints(widget):  # a class made on demand: Qt is imported late
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintCounter(QObject):
+        """Counts the paint events ``widget`` receives."""
+
+        def __init__(self) -> None:
+            super().__init__(widget)
+            self.count = 0
+            widget.installEventFilter(self)
+
+        def eventFilter(self, watched, event) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                self.count += 1
+            return False
+
+    return PaintCounter()
+
+
 def window(project: Path, moves: int, switches: int) -> None:
     """The real main window on ``project``: mouse moves over the canvas, image switches.
 
@@ -91,6 +110,7 @@ def window(project: Path, moves: int, switches: int) -> None:
     assert last_row > 0, "the soak needs a project with two images or more"
     viewport = win.canvas.viewport()
     width, height = viewport.width(), viewport.height()
+    paints = _count_paints(viewport)
     every = max(1, moves // max(1, switches))
     direction, switched = 1, 0
     before = _counts()
@@ -118,8 +138,10 @@ def window(project: Path, moves: int, switches: int) -> None:
     app.processEvents()
     _print_deltas(before)
     assert switched == switches, f"switched {switched} of {switches} times"
-    # The moves reached the canvas (its cursor read-out follows them).
+    # The moves reached the canvas (its cursor read-out follows them), and it repainted.
     assert win._cursor_label.text().startswith("x "), win._cursor_label.text()
+    print("paints", paints.count, flush=True)
+    assert paints.count >= switches, f"the canvas painted only {paints.count} times"
     win.close()
 
 
