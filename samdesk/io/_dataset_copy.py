@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from samdesk.core.document import ImageRecord
 from samdesk.io._formats import ExportReport, image_problem
 
-__all__ = ["copy_image", "exportable_images", "prepare_out_dir", "safe_relative"]
+__all__ = ["copy_image", "exportable_images", "prepare_out_dir", "safe_relative", "write_file"]
 
 
 def safe_relative(path: str) -> PurePosixPath:
@@ -74,3 +74,11 @@ def prepare_out_dir(out: Path, owned: tuple[str, ...], overwrite: bool) -> None:
         else:
             target.unlink()
     out.mkdir(parents=True, exist_ok=True)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, creating its folder first."""
+    from samdesk.io.atomic import atomic_write_bytes
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)

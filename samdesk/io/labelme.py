@@ -49,7 +49,7 @@ from samdesk.core.geometry import (
     region_from_shapely,
     region_to_shapely,
 )
-from samdesk.io._dataset_copy import copy_image, exportable_images, safe_relative
+from samdesk.io._dataset_copy import copy_image, exportable_images, safe_relative, write_file
 from samdesk.io._formats import (
     ExportReport,
     FormatError,
@@ -59,7 +59,6 @@ from samdesk.io._formats import (
     object_label,
     palette_color,
 )
-from samdesk.io.atomic import atomic_write_bytes
 
 __all__ = ["LABELME_VERSION", "export_labelme", "import_labelme"]
 
@@ -141,7 +140,7 @@ def export_labelme(
         }
         text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         copy_image(source, image_dest)
-        atomic_write_bytes(image_dest.with_suffix(".json"), text.encode("utf-8"))
+        write_file(image_dest.with_suffix(".json"), text.encode("utf-8"))
         report.written.append(image_dest.with_suffix(".json").as_posix())
         report.images += 1
     return report

@@ -48,7 +48,13 @@ from samdesk.core.document import (
     Project,
 )
 from samdesk.core.geometry import mask_to_region, region_to_mask
-from samdesk.io._dataset_copy import copy_image, exportable_images, prepare_out_dir, safe_relative
+from samdesk.io._dataset_copy import (
+    copy_image,
+    exportable_images,
+    prepare_out_dir,
+    safe_relative,
+    write_file,
+)
 from samdesk.io._formats import (
     ExportReport,
     FormatError,
@@ -57,7 +63,6 @@ from samdesk.io._formats import (
     object_label,
     palette_color,
 )
-from samdesk.io.atomic import atomic_write_bytes
 
 __all__ = ["IGNORE", "export_masks_png", "import_masks_png"]
 
@@ -127,11 +132,11 @@ def export_masks_png(
         copy_image(source, out / "JPEGImages" / rel)
         report.images += 1
     names = ["background", *(c.name for c in classes)]
-    atomic_write_bytes(out / "classes.txt", "".join(n + "\n" for n in names).encode("utf-8"))
+    write_file(out / "classes.txt", "".join(n + "\n" for n in names).encode("utf-8"))
     legend = ["0 background #000000"]
     legend += [f"{i} {c.name} {c.color}" for i, c in enumerate(classes, 1)]
     legend.append(f"{IGNORE} ignore #ffffff")
-    atomic_write_bytes(out / "palette.txt", "".join(s + "\n" for s in legend).encode("utf-8"))
+    write_file(out / "palette.txt", "".join(s + "\n" for s in legend).encode("utf-8"))
     report.written += [f"{out}/{name}" for name in _OWNED]
     return report
 
@@ -159,7 +164,7 @@ def _write_png(path: Path, array: npt.NDArray[np.integer], palette: list[int] | 
         image = Image.fromarray(array.astype(np.uint16))  # mode I;16: 16-bit greyscale PNG
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
+    write_file(path, buffer.getvalue())
 
 
 # --------------------------------------------------------------------------- import

@@ -29,7 +29,13 @@ import shapely
 
 from samdesk.core.document import AnnotationObject, ImageRecord, LabelClass, ObjectSource, Project
 from samdesk.core.geometry import clip_region, region_bbox, region_from_shapely
-from samdesk.io._dataset_copy import copy_image, exportable_images, prepare_out_dir, safe_relative
+from samdesk.io._dataset_copy import (
+    copy_image,
+    exportable_images,
+    prepare_out_dir,
+    safe_relative,
+    write_file,
+)
 from samdesk.io._formats import (
     ExportReport,
     FormatError,
@@ -38,7 +44,6 @@ from samdesk.io._formats import (
     object_label,
     palette_color,
 )
-from samdesk.io.atomic import atomic_write_bytes
 
 __all__ = ["export_voc", "import_voc"]
 
@@ -101,13 +106,13 @@ def export_voc(
                 report.change(label, "written as one box around its parts/holes")
         ET.indent(root)
         xml = ET.tostring(root, encoding="utf-8", xml_declaration=False)
-        atomic_write_bytes(out / "Annotations" / rel.with_suffix(".xml"), xml + b"\n")
+        write_file(out / "Annotations" / rel.with_suffix(".xml"), xml + b"\n")
         copy_image(source, out / "JPEGImages" / rel)
         splits.setdefault(record.split or "trainval", []).append(rel.with_suffix("").as_posix())
         report.images += 1
     for split, ids in splits.items():
         text = "".join(i + "\n" for i in ids)
-        atomic_write_bytes(out / "ImageSets" / "Main" / f"{split}.txt", text.encode("utf-8"))
+        write_file(out / "ImageSets" / "Main" / f"{split}.txt", text.encode("utf-8"))
     report.warnings.append("Pascal VOC keeps boxes only: outlines, holes and parts are not kept")
     report.written += [f"{out}/{name}" for name in _OWNED]
     return report
