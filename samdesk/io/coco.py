@@ -392,6 +392,7 @@ def _read_segmentation(
     if isinstance(seg, dict):
         return _read_rle(seg, image, where, log)
     geom: shapely.Geometry
+    outside = False
     if isinstance(seg, list) and seg:
         if all(isinstance(v, int | float) for v in seg):
             seg = [seg]  # a single polygon without the outer list
@@ -409,6 +410,10 @@ def _read_segmentation(
             if not np.isfinite(points).all():
                 log.add("bad-poly", f"{where}: polygon {k} has non-finite coordinates")
                 continue
+            if image.width > 0:
+                # The raster below is clipped to the image: note here that it was.
+                low, high = points.min(axis=0), points.max(axis=0)
+                outside |= bool(low.min() < 0 or high[0] > image.width or high[1] > image.height)
             part, _ = evenodd_region([points], image.width, image.height)
             if part.is_empty:
                 log.add("zero-area", f"{where}: polygon {k} has zero area, dropped")
@@ -433,8 +438,10 @@ def _read_segmentation(
     if image.width > 0 and image.height > 0:
         x0, y0, x1, y1 = region_bbox(region)
         if x0 < 0 or y0 < 0 or x1 > image.width or y1 > image.height:
-            log.add("clipped", f"{where}: coordinates outside the image, clipped")
+            outside = True
             region = clip_region(region, image.width, image.height)
+        if outside:
+            log.add("clipped", f"{where}: coordinates outside the image, clipped")
     if region.is_empty:
         log.add("empty", f"{where}: empty geometry, skipped")
     return region
