@@ -209,9 +209,7 @@ def _read_file(
         try:
             if not name or box is None:
                 raise ValueError("needs <name> and <bndbox>")
-            xmin, ymin, xmax, ymax = (float(box.findtext(t) or "nan") for t in _BOX)
-            if not all(map(math.isfinite, (xmin, ymin, xmax, ymax))):
-                raise ValueError("box coordinates must be numbers")
+            xmin, ymin, xmax, ymax = (_number(box.findtext(t)) for t in _BOX)
         except ValueError as e:
             log.add("object", f"{where}: object {k + 1}: {e}, skipped")
             continue
@@ -233,3 +231,14 @@ def _read_file(
 
 
 _BOX = ("xmin", "ymin", "xmax", "ymax")
+
+
+def _number(text: str | None) -> float:
+    """A finite number from an XML text; ValueError with a readable message otherwise."""
+    try:
+        value = float(text or "nan")
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError("box coordinates must be numbers")
+    return value
