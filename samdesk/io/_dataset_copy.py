@@ -14,6 +14,7 @@ from samdesk.core.document import ImageRecord
 from samdesk.io._formats import ExportReport, image_problem
 
 __all__ = ["copy_image", "exportable_images", "prepare_out_dir", "safe_relative", "write_file"]
+__all__ += ["written_by_samdesk"]
 
 
 def safe_relative(path: str) -> PurePosixPath:
@@ -67,6 +68,13 @@ def prepare_out_dir(out: Path, owned: tuple[str, ...], overwrite: bool) -> None:
             f"{out}: already holds an export ({', '.join(present)}); "
             "choose an empty folder or allow overwriting"
         )
+    if present and not written_by_samdesk(out):
+        # "Overwrite" means "replace my previous export", never "delete a dataset that
+        # happens to use the same folder names" (a VOC download has JPEGImages/ too).
+        raise FormatError(
+            f"{out}: {', '.join(present)} were not written by a samdesk export "
+            "(no samdesk export-report.txt there); choose an empty folder"
+        )
     for name in present:
         target = out / name
         if target.is_dir() and not target.is_symlink():
@@ -82,3 +90,15 @@ def write_file(path: Path, data: bytes) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
+
+
+def written_by_samdesk(out: Path) -> bool:
+    """True if ``out`` holds the report of a samdesk export (so its files are ours)."""
+    from samdesk.io._formats import REPORT_HEADER
+
+    report = out / "export-report.txt"
+    try:
+        with report.open("rb") as f:
+            return f.read(len(REPORT_HEADER)) == REPORT_HEADER.encode()
+    except OSError:
+        return False

@@ -49,7 +49,13 @@ from samdesk.core.geometry import (
     region_from_shapely,
     region_to_shapely,
 )
-from samdesk.io._dataset_copy import copy_image, exportable_images, safe_relative, write_file
+from samdesk.io._dataset_copy import (
+    copy_image,
+    exportable_images,
+    safe_relative,
+    write_file,
+    written_by_samdesk,
+)
 from samdesk.io._formats import (
     ExportReport,
     FormatError,
@@ -85,13 +91,18 @@ def export_labelme(
     names = {c.id: c.name for c in project.classes}
     entries = exportable_images(images, Path(project_dir), report)
     targets = [(out / safe_relative(r.path)) for r, _, _ in entries]
-    if not overwrite:
-        taken = [t for t in targets if t.exists() or t.with_suffix(".json").exists()]
-        if taken:
-            raise FormatError(
-                f"{out}: already holds {taken[0].name} (or its .json); "
-                "choose an empty folder or allow overwriting"
-            )
+    taken = [t for t in targets if t.exists() or t.with_suffix(".json").exists()]
+    if taken and not overwrite:
+        raise FormatError(
+            f"{out}: already holds {taken[0].name} (or its .json); "
+            "choose an empty folder or allow overwriting"
+        )
+    if taken and not written_by_samdesk(out):
+        # Replace only a previous samdesk export, never a LabelMe folder the user made.
+        raise FormatError(
+            f"{out}: {taken[0].name} was not written by a samdesk export "
+            "(no samdesk export-report.txt there); choose an empty folder"
+        )
     for (record, source, (width, height)), image_dest in zip(entries, targets, strict=True):
         shapes: list[dict[str, Any]] = []
         group = 0

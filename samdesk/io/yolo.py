@@ -169,6 +169,11 @@ def export_yolo(
         data["train"] = data["val"]
     data["names"] = names
     atomic_write_bytes(out / "data.yaml", _dump_yaml(data).encode("utf-8"))
+    if task == "detect":
+        report.warnings.append(
+            "YOLO detection keeps boxes only: outlines, holes, parts are not kept"
+        )
+    report.written += [f"{out}/{name}" for name in _OWNED]
     return report
 
 

@@ -175,3 +175,19 @@ def test_report_file_never_replaces_a_file_samdesk_did_not_write(tmp_path: Path)
     mine.write_text("my own notes\n", encoding="utf-8")
     assert run_cli("export", str(folder), "--format", "voc", "--out", str(out)) == 0
     assert mine.read_text(encoding="utf-8") == "my own notes\n"
+
+
+@pytest.mark.parametrize("fmt", ["labelme", "masks-png", "voc"])
+def test_overwrite_never_deletes_a_dataset_samdesk_did_not_write(fmt: str, tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    make_project(folder)
+    out = tmp_path / "theirs"
+    # Someone's own dataset using the same names (a VOC download, a LabelMe folder).
+    for name in ("JPEGImages/truck.png", "SegmentationClass/truck.png", "truck.png"):
+        write_image(out / name, 8, 8)
+    (out / "truck.json").write_text("{}", encoding="utf-8")
+    (out / "Annotations").mkdir()
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    code = run_cli("export", str(folder), "--format", fmt, "--out", str(out), "--overwrite")
+    assert code == 1
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
