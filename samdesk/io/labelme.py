@@ -152,7 +152,7 @@ def export_labelme(
         text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         copy_image(source, image_dest)
         write_file(image_dest.with_suffix(".json"), text.encode("utf-8"))
-        report.written.append(image_dest.with_suffix(".json").as_posix())
+        report.written += [image_dest.with_suffix(".json").as_posix(), image_dest.as_posix()]
         report.images += 1
     return report
 
