@@ -191,3 +191,28 @@ def test_overwrite_never_deletes_a_dataset_samdesk_did_not_write(fmt: str, tmp_p
     code = run_cli("export", str(folder), "--format", fmt, "--out", str(out), "--overwrite")
     assert code == 1
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
+
+
+def test_real_samdesk_processes_round_trip_every_new_format(tmp_path: Path) -> None:
+    """``python -m samdesk export`` / ``import`` as the user types them, one process each."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "project"
+    make_project(folder)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+    def samdesk(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "samdesk", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+
+    for fmt, transform in (("labelme", "fill"), ("masks-png", ""), ("voc", "box")):
+        out = tmp_path / fmt
+        done = samdesk("export", str(folder), "--format", fmt, "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        assert f"report: {out / 'export-report.txt'}" in done.stdout
+        back = tmp_path / f"back-{fmt}"
+        done = samdesk("import", str(back), "--format", fmt, "--from", str(out))
+        assert done.returncode == 0, done.stderr
+        assert project_masks(back) == expected(transform)
