@@ -289,16 +289,16 @@ def evenodd_region(
 def image_problem(path: Path) -> str | None:
     """Why the image at ``path`` cannot be exported, or None if it decodes.
 
-    The same check as the viewer's (``read_image`` decodes every pixel), so an image the
+    The same check as the viewer's (``check_image`` decodes like ``read_image``), so an image the
     window refuses to show (missing, truncated, not an image) is never exported as if it
     were fine. Huge images are allowed: the size limit guards the viewer's memory only.
     """
-    from samdesk.core.images import ImageReadError, read_image  # lazy: pillow
+    from samdesk.core.images import ImageReadError, check_image  # lazy: pillow
 
     if not path.is_file():
         return "image file not found"
     try:
-        read_image(path, allow_large=True)
+        check_image(path)
     except ImageReadError as e:
         return f"image cannot be read: {e}"
     except (OSError, ValueError) as e:

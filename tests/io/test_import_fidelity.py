@@ -18,6 +18,7 @@ from pycocotools import mask as mask_utils
 
 from samdesk.core.document import AnnotationObject, ReviewState
 from samdesk.core.geometry import mask_to_region, region_area, region_to_mask
+from samdesk.core.images import ImageReadError, read_image
 from samdesk.io._formats import join_rings
 from samdesk.io.coco import import_coco
 from samdesk.io.project import ProjectStore
@@ -172,8 +173,13 @@ def test_coco_export_skips_missing_and_truncated_images(tmp_path: Path) -> None:
     write_image(folder / "broken.png", 30, 20)
     data = (folder / "broken.png").read_bytes()
     (folder / "broken.png").write_bytes(data[: len(data) // 2])  # the viewer refuses it
+    from PIL import Image
+
+    Image.new("RGB", (300, 200), (200, 30, 30)).save(folder / "cut.jpg", quality=95)
+    data = (folder / "cut.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(data[: len(data) * 2 // 3])  # a cut-off download
     write_image(folder / "gone.png", 30, 20)
-    store.add_images([folder / "broken.png", folder / "gone.png"])
+    store.add_images([folder / "broken.png", folder / "cut.jpg", folder / "gone.png"])
     store.save_project()
     (folder / "gone.png").unlink()
     out = tmp_path / "x.json"
@@ -183,6 +189,9 @@ def test_coco_export_skips_missing_and_truncated_images(tmp_path: Path) -> None:
     report = (tmp_path / "x-export-report.txt").read_text(encoding="utf-8")
     assert "gone.png: image file not found" in report
     assert "broken.png: image cannot be read" in report
+    assert "cut.jpg: image cannot be read" in report
+    with pytest.raises(ImageReadError):  # the viewer refuses the same files
+        read_image(folder / "cut.jpg")
 
 
 def test_split_dataset_re_exports_without_nesting(tmp_path: Path) -> None:
