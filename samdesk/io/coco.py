@@ -21,6 +21,15 @@ Segmentation encodings written:
       Each such object is listed in the report's warnings.
     * "rle": compressed RLE of ``region_to_mask`` (``counts`` as a utf-8 string).
     * "auto" (default): polygons for objects without holes, RLE for objects with holes.
+Crowd objects (``AnnotationObject.crowd``, read from ``iscrowd: 1``) are always written as
+RLE with ``iscrowd: 1``. Images that the viewer cannot open (missing, truncated) are
+skipped with the reason, as in every format.
+
+Import fills each polygon the way pycocotools does (``_formats.evenodd_region``): a valid
+simple polygon keeps its vertices, a self-intersecting or bridged one is rasterised
+even-odd and traced back into parts and holes, so bridged holes come back pixel for pixel.
+A zero-area polygon is dropped with a warning naming the annotation and polygon.
+
 ``area`` is the pixel count of the mask for RLE and the polygon area (holes subtracted)
 otherwise; for pixel-edge outlines the two are equal and equal to pycocotools'
 ``maskUtils.area`` of the rasterised annotation.

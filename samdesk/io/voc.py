@@ -131,7 +131,8 @@ def import_voc(path: str | os.PathLike[str]) -> ImportResult:
     """Read a Pascal VOC dataset: ``path`` is its folder (with ``Annotations/``) or a folder
     of XML files. The image of an XML is ``JPEGImages/<same sub-path>/<filename>``, else
     ``<filename>`` beside the XML. Boxes become rectangles; classes are named by ``name``
-    in order of appearance. Each unreadable file or object is one warning.
+    in order of appearance. Each unreadable file or object is one warning, and so is each
+    ``difficult`` flag (the project has no such field; ``truncated`` is derived on export).
     """
     given = Path(path)
     if not given.is_dir():
@@ -222,6 +223,8 @@ def _read_file(
         if region.is_empty:
             log.add("object", f"{where}: object {k + 1}: box outside the image, skipped")
             continue
+        if (element.findtext("difficult") or "0").strip() not in ("", "0"):
+            log.add("difficult", f"{where}: object {k + 1}: 'difficult' flag not kept")
         if name not in classes:
             classes[name] = LabelClass(len(classes) + 1, name, palette_color(len(classes)))
         record.objects.append(

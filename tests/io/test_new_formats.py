@@ -75,9 +75,9 @@ def test_voc_one_based_inclusive_boxes(tmp_path: Path) -> None:
     (obj,) = record.objects
     mask = region_to_mask(obj.region, 40, 50)
     assert mask[0:5, 0:10].all() and mask.sum() == 50  # pixels 1..10 × 1..5, 1-based
-    assert "Annotations/x.xml: object 2: box coordinates must be numbers" in "\n".join(
-        result.warnings
-    )
+    text = "\n".join(result.warnings)
+    assert "Annotations/x.xml: object 2: box coordinates must be numbers" in text
+    assert "Annotations/x.xml: object 1: 'difficult' flag not kept" in text
 
 
 def test_voc_refuses_entities(tmp_path: Path) -> None:
