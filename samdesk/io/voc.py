@@ -102,6 +102,8 @@ def export_voc(
             report.objects += 1
             if region is not obj.region:
                 report.change(label, "clipped to the image (truncated 1)")
+            if obj.crowd:
+                report.change(label, "crowd region written as an ordinary box (VOC has no flag)")
             if len(region.parts) > 1 or any(p.holes for p in region.parts):
                 report.change(label, "written as one box around its parts/holes")
         ET.indent(root)

@@ -269,6 +269,8 @@ def _label_lines(
             continue
         if region is not obj.region:
             report.change(label, "clipped to the image")
+        if obj.crowd:
+            report.change(label, "crowd region written as an ordinary object (YOLO has no flag)")
         cls = index_of[obj.class_id]
         x0, y0, x1, y1 = region_bbox(region)
         box = np.array([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0]) / np.tile(scale, 2)
