@@ -1,20 +1,19 @@
 """Helpers shared by the folder exporters (VOC, masks PNG, LabelMe): where each image goes
-in the export and which images can be exported at all.
+in the export and which images can be exported at all. The writing itself goes through
+``export_target.StagedDataset`` (staged, swapped in, manifest).
 
 Private to ``samdesk.io``. Paths are POSIX and relative to the export folder.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from samdesk.core.document import ImageRecord
 from samdesk.io._formats import ExportReport, image_problem
 
-__all__ = ["copy_image", "exportable_images", "prepare_out_dir", "safe_relative", "write_file"]
-__all__ += ["written_by_samdesk"]
+__all__ = ["exportable_images", "safe_relative", "unique_relative"]
 
 
 def safe_relative(path: str) -> PurePosixPath:
@@ -49,56 +48,12 @@ def exportable_images(
     return found
 
 
-def copy_image(source: Path, dest: Path) -> None:
-    """Copy an image into the export (a copy, never a link: the export is self-contained
-    and no tool reading it can rewrite the user's original through it)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, dest)
-
-
-def prepare_out_dir(out: Path, owned: tuple[str, ...], overwrite: bool) -> None:
-    """Make ``out`` ready for an export that writes the entries ``owned`` (names directly
-    in ``out``). Existing ones are a FormatError unless ``overwrite``; then only they are
-    removed, nothing else in ``out`` is touched."""
-    from samdesk.io._formats import FormatError
-
-    present = [name for name in owned if (out / name).exists() or (out / name).is_symlink()]
-    if present and not overwrite:
-        raise FormatError(
-            f"{out}: already holds an export ({', '.join(present)}); "
-            "choose an empty folder or allow overwriting"
-        )
-    if present and not written_by_samdesk(out):
-        # "Overwrite" means "replace my previous export", never "delete a dataset that
-        # happens to use the same folder names" (a VOC download has JPEGImages/ too).
-        raise FormatError(
-            f"{out}: {', '.join(present)} were not written by a samdesk export "
-            "(no samdesk export-report.txt there); choose an empty folder"
-        )
-    for name in present:
-        target = out / name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        else:
-            target.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, creating its folder first."""
-    from samdesk.io.atomic import atomic_write_bytes
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, data)
-
-
-def written_by_samdesk(out: Path) -> bool:
-    """True if ``out`` holds the report of a samdesk export (so its files are ours)."""
-    from samdesk.io._formats import REPORT_HEADER
-
-    report = out / "export-report.txt"
-    try:
-        with report.open("rb") as f:
-            return f.read(len(REPORT_HEADER)) == REPORT_HEADER.encode()
-    except OSError:
-        return False
+def unique_relative(rel: PurePosixPath, used: set[str]) -> PurePosixPath:
+    """``rel``, or ``stem_1.ext``, ``stem_2.ext``... if it (case-folded, without suffix, so
+    ``a.jpg`` and ``a.PNG`` do not share ``a.xml``) is taken; ``used`` is updated."""
+    candidate, n = rel, 0
+    while candidate.with_suffix("").as_posix().casefold() in used:
+        n += 1
+        candidate = rel.with_name(f"{rel.stem}_{n}{rel.suffix}")
+    used.add(candidate.with_suffix("").as_posix().casefold())
+    return candidate

@@ -49,13 +49,7 @@ from samdesk.core.geometry import (
     region_from_shapely,
     region_to_shapely,
 )
-from samdesk.io._dataset_copy import (
-    copy_image,
-    exportable_images,
-    safe_relative,
-    write_file,
-    written_by_samdesk,
-)
+from samdesk.io._dataset_copy import exportable_images, safe_relative, unique_relative
 from samdesk.io._formats import (
     ExportReport,
     FormatError,
@@ -65,6 +59,7 @@ from samdesk.io._formats import (
     object_label,
     palette_color,
 )
+from samdesk.io.export_target import StagedDataset, check_folder_target
 
 __all__ = ["LABELME_VERSION", "export_labelme", "import_labelme"]
 
@@ -87,74 +82,85 @@ def export_labelme(
     written); with it, only the files this export writes are replaced.
     """
     out = Path(out_dir)
+    check_folder_target(out, project_dir)
     report = ExportReport(format="labelme")
     names = {c.id: c.name for c in project.classes}
     entries = exportable_images(images, Path(project_dir), report)
-    targets = [(out / safe_relative(r.path)) for r, _, _ in entries]
-    taken = [t for t in targets if t.exists() or t.with_suffix(".json").exists()]
-    if taken and not overwrite:
-        raise FormatError(
-            f"{out}: already holds {taken[0].name} (or its .json); "
-            "choose an empty folder or allow overwriting"
-        )
-    if taken and not written_by_samdesk(out):
-        # Replace only a previous samdesk export, never a LabelMe folder the user made.
-        raise FormatError(
-            f"{out}: {taken[0].name} was not written by a samdesk export "
-            "(no samdesk export-report.txt there); choose an empty folder"
-        )
-    for (record, source, (width, height)), image_dest in zip(entries, targets, strict=True):
-        shapes: list[dict[str, Any]] = []
-        group = 0
-        for obj in record.objects:
-            label = object_label(record, obj, project.classes)
-            if obj.class_id not in names:
-                report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
-                continue
-            region = clip_region(obj.region, width, height) if not obj.region.is_empty else None
-            if region is None or region.is_empty:
-                report.skip(record.path, obj.id, "empty or entirely outside the image", label)
-                continue
-            if region is not obj.region:
-                report.change(label, "clipped to the image")
-            holes = sum(len(p.holes) for p in region.parts)
-            if holes:
-                report.change(label, f"{holes} hole(s) filled: LabelMe has no holes")
-            if obj.crowd:
-                report.change(label, "crowd flag not kept: LabelMe has none")
-            group_id = None
-            if len(region.parts) > 1:
-                group += 1
-                group_id = group
-            for part in region.parts:
-                points = np.round(part.exterior, _DECIMALS)
-                shapes.append(
-                    {
-                        "label": names[obj.class_id],
-                        "points": [[_num(x), _num(y)] for x, y in points],
-                        "group_id": group_id,
-                        "description": "",
-                        "shape_type": "polygon",
-                        "flags": {},
-                        "mask": None,
-                    }
-                )
-            report.objects += 1
-        data = {
-            "version": LABELME_VERSION,
-            "flags": {},
-            "shapes": shapes,
-            "imagePath": image_dest.name,
-            "imageData": None,
-            "imageHeight": height,
-            "imageWidth": width,
-        }
-        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-        copy_image(source, image_dest)
-        write_file(image_dest.with_suffix(".json"), text.encode("utf-8"))
-        report.written += [image_dest.with_suffix(".json").as_posix(), image_dest.as_posix()]
-        report.images += 1
+    used: set[str] = set()
+    targets = [unique_relative(safe_relative(r.path), used) for r, _, _ in entries]
+    # The dataset is the images' top-level names: staged beside the previous export and
+    # swapped in at the end (export_target); only files a samdesk export wrote are replaced.
+    owned = tuple(
+        sorted({t.parts[0] for t in targets} | {t.with_suffix(".json").parts[0] for t in targets})
+    )
+    with StagedDataset(out, owned, overwrite=overwrite) as staged:
+        for (record, source, size), rel in zip(entries, targets, strict=True):
+            data = _labelme_json(record, rel.name, size, names, project, report)
+            staged.copy_file(source, rel.as_posix())
+            staged.write_bytes(rel.with_suffix(".json").as_posix(), data)
+            report.written += [f"{out}/{rel.with_suffix('.json')}", f"{out}/{rel}"]
+            report.images += 1
+        staged.commit()
+    report.warnings += staged.warnings
     return report
+
+
+def _labelme_json(
+    record: ImageRecord,
+    image_name: str,
+    size: tuple[int, int],
+    names: dict[int, str],
+    project: Project,
+    report: ExportReport,
+) -> bytes:
+    """The LabelMe JSON of one image; skipped and changed objects go into ``report``."""
+    width, height = size
+    shapes: list[dict[str, Any]] = []
+    group = 0
+    for obj in record.objects:
+        label = object_label(record, obj, project.classes)
+        if obj.class_id not in names:
+            report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
+            continue
+        region = clip_region(obj.region, width, height) if not obj.region.is_empty else None
+        if region is None or region.is_empty:
+            report.skip(record.path, obj.id, "empty or entirely outside the image", label)
+            continue
+        if region is not obj.region:
+            report.change(label, "clipped to the image")
+        holes = sum(len(p.holes) for p in region.parts)
+        if holes:
+            report.change(label, f"{holes} hole(s) filled: LabelMe has no holes")
+        if obj.crowd:
+            report.change(label, "crowd flag not kept: LabelMe has none")
+        group_id = None
+        if len(region.parts) > 1:
+            group += 1
+            group_id = group
+        for part in region.parts:
+            points = np.round(part.exterior, _DECIMALS)
+            shapes.append(
+                {
+                    "label": names[obj.class_id],
+                    "points": [[_num(x), _num(y)] for x, y in points],
+                    "group_id": group_id,
+                    "description": "",
+                    "shape_type": "polygon",
+                    "flags": {},
+                    "mask": None,
+                }
+            )
+        report.objects += 1
+    data = {
+        "version": LABELME_VERSION,
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": image_name,
+        "imageData": None,
+        "imageHeight": height,
+        "imageWidth": width,
+    }
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def _num(value: float) -> float | int:

@@ -48,13 +48,7 @@ from samdesk.core.document import (
     Project,
 )
 from samdesk.core.geometry import mask_to_region, region_to_mask
-from samdesk.io._dataset_copy import (
-    copy_image,
-    exportable_images,
-    prepare_out_dir,
-    safe_relative,
-    write_file,
-)
+from samdesk.io._dataset_copy import exportable_images, safe_relative, unique_relative
 from samdesk.io._formats import (
     ExportReport,
     FormatError,
@@ -63,6 +57,7 @@ from samdesk.io._formats import (
     object_label,
     palette_color,
 )
+from samdesk.io.export_target import StagedDataset, check_folder_target
 
 __all__ = ["IGNORE", "export_masks_png", "import_masks_png"]
 
@@ -90,55 +85,75 @@ def export_masks_png(
     if len(classes) > _MAX_CLASSES:
         raise FormatError(f"masks PNG holds at most {_MAX_CLASSES} classes, not {len(classes)}")
     out = Path(out_dir)
-    prepare_out_dir(out, _OWNED, overwrite)
+    check_folder_target(out, project_dir)
     report = ExportReport(format="masks-png")
     index_of = {c.id: i for i, c in enumerate(classes, 1)}
     palette = _palette(classes)
-    for record, source, (width, height) in exportable_images(images, Path(project_dir), report):
-        rel = safe_relative(record.path)
-        semantic = np.zeros((height, width), dtype=np.uint8)
-        instance = np.zeros((height, width), dtype=np.uint16)
-        drawn: list[tuple[AnnotationObject, str, int, int]] = []  # obj, label, number, pixels
-        for obj in record.objects:
-            label = object_label(record, obj, project.classes)
-            if obj.class_id not in index_of:
-                report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
-                continue
-            mask = region_to_mask(obj.region, height, width)
-            if not mask.any():
-                report.skip(record.path, obj.id, "covers no pixel centre in the image", label)
-                continue
-            if len(drawn) >= _MAX_OBJECTS:
-                report.skip(record.path, obj.id, "more than 65,535 objects on the image", label)
-                continue
-            number = len(drawn) + 1
-            semantic[mask] = IGNORE if obj.crowd else index_of[obj.class_id]
-            instance[mask] = number
-            drawn.append((obj, label, number, int(mask.sum())))
-        for obj, label, number, pixels in drawn:
-            visible = int(np.count_nonzero(instance == number))
-            if visible == 0:
-                report.skip(record.path, obj.id, "entirely hidden by objects on top", label)
-                continue
-            report.objects += 1
-            if visible < pixels:
-                report.change(
-                    label, f"{pixels - visible} of {pixels} pixels hidden by objects on top"
-                )
-            if obj.crowd:
-                report.change(label, f"crowd region written as ignore ({IGNORE})")
-        _write_png(out / "SegmentationClass" / rel.with_suffix(".png"), semantic, palette)
-        _write_png(out / "SegmentationObject" / rel.with_suffix(".png"), instance, None)
-        copy_image(source, out / "JPEGImages" / rel)
-        report.images += 1
-    names = ["background", *(c.name for c in classes)]
-    write_file(out / "classes.txt", "".join(n + "\n" for n in names).encode("utf-8"))
-    legend = ["0 background #000000"]
-    legend += [f"{i} {c.name} {c.color}" for i, c in enumerate(classes, 1)]
-    legend.append(f"{IGNORE} ignore #ffffff")
-    write_file(out / "palette.txt", "".join(s + "\n" for s in legend).encode("utf-8"))
+    entries = exportable_images(images, Path(project_dir), report)
+    used: set[str] = set()
+    # Written beside the previous export and swapped in at the end (export_target): a
+    # failed export changes nothing, and only files a samdesk export wrote are replaced.
+    with StagedDataset(out, _OWNED, overwrite=overwrite) as staged:
+        for record, source, size in entries:
+            rel = unique_relative(safe_relative(record.path), used)
+            semantic, instance = _rasterise(record, size, index_of, project.classes, report)
+            png = rel.with_suffix(".png")
+            staged.write_bytes(f"SegmentationClass/{png}", _png_bytes(semantic, palette))
+            staged.write_bytes(f"SegmentationObject/{png}", _png_bytes(instance, None))
+            staged.copy_file(source, f"JPEGImages/{rel}")
+            report.images += 1
+        names = ["background", *(c.name for c in classes)]
+        staged.write_bytes("classes.txt", "".join(n + "\n" for n in names).encode("utf-8"))
+        legend = ["0 background #000000"]
+        legend += [f"{i} {c.name} {c.color}" for i, c in enumerate(classes, 1)]
+        legend.append(f"{IGNORE} ignore #ffffff")
+        staged.write_bytes("palette.txt", "".join(s + "\n" for s in legend).encode("utf-8"))
+        staged.commit()
+    report.warnings += staged.warnings
     report.written += [f"{out}/{name}" for name in _OWNED]
     return report
+
+
+def _rasterise(
+    record: ImageRecord,
+    size: tuple[int, int],
+    index_of: dict[int, int],
+    classes: list[LabelClass],
+    report: ExportReport,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint16]]:
+    """(semantic H×W uint8, instance H×W uint16) of one image, objects drawn in order (the
+    one on top wins); skipped objects and hidden pixels go into ``report``."""
+    width, height = size
+    semantic = np.zeros((height, width), dtype=np.uint8)
+    instance = np.zeros((height, width), dtype=np.uint16)
+    drawn: list[tuple[AnnotationObject, str, int, int]] = []  # obj, label, number, pixels
+    for obj in record.objects:
+        label = object_label(record, obj, classes)
+        if obj.class_id not in index_of:
+            report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
+            continue
+        mask = region_to_mask(obj.region, height, width)
+        if not mask.any():
+            report.skip(record.path, obj.id, "covers no pixel centre in the image", label)
+            continue
+        if len(drawn) >= _MAX_OBJECTS:
+            report.skip(record.path, obj.id, "more than 65,535 objects on the image", label)
+            continue
+        number = len(drawn) + 1
+        semantic[mask] = IGNORE if obj.crowd else index_of[obj.class_id]
+        instance[mask] = number
+        drawn.append((obj, label, number, int(mask.sum())))
+    for obj, label, number, pixels in drawn:
+        visible = int(np.count_nonzero(instance == number))
+        if visible == 0:
+            report.skip(record.path, obj.id, "entirely hidden by objects on top", label)
+            continue
+        report.objects += 1
+        if visible < pixels:
+            report.change(label, f"{pixels - visible} of {pixels} pixels hidden by objects on top")
+        if obj.crowd:
+            report.change(label, f"crowd region written as ignore ({IGNORE})")
+    return semantic, instance
 
 
 def _palette(classes: list[LabelClass]) -> list[int]:
@@ -152,7 +167,8 @@ def _palette(classes: list[LabelClass]) -> list[int]:
     return [v for rgb in colours for v in rgb]
 
 
-def _write_png(path: Path, array: npt.NDArray[np.integer], palette: list[int] | None) -> None:
+def _png_bytes(array: npt.NDArray[np.integer], palette: list[int] | None) -> bytes:
+    """A PNG of ``array``: 8-bit with ``palette``, else 16-bit greyscale."""
     import io
 
     from PIL import Image  # lazy: pillow
@@ -164,7 +180,7 @@ def _write_png(path: Path, array: npt.NDArray[np.integer], palette: list[int] | 
         image = Image.fromarray(array.astype(np.uint16))  # mode I;16: 16-bit greyscale PNG
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    write_file(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------- import

@@ -29,13 +29,7 @@ import shapely
 
 from samdesk.core.document import AnnotationObject, ImageRecord, LabelClass, ObjectSource, Project
 from samdesk.core.geometry import clip_region, region_bbox, region_from_shapely
-from samdesk.io._dataset_copy import (
-    copy_image,
-    exportable_images,
-    prepare_out_dir,
-    safe_relative,
-    write_file,
-)
+from samdesk.io._dataset_copy import exportable_images, safe_relative, unique_relative
 from samdesk.io._formats import (
     ExportReport,
     FormatError,
@@ -44,6 +38,7 @@ from samdesk.io._formats import (
     object_label,
     palette_color,
 )
+from samdesk.io.export_target import StagedDataset, check_folder_target
 
 __all__ = ["export_voc", "import_voc"]
 
@@ -61,63 +56,83 @@ def export_voc(
     """Write ``images`` (objects loaded) as a Pascal VOC detection dataset in ``out_dir``.
 
     Objects of unknown classes, empty ones and ones entirely outside the image are skipped
-    (see the report). ``overwrite``: replace the Annotations/, JPEGImages/ and ImageSets/
-    of a previous export (nothing else in ``out_dir`` is touched).
+    (see the report). ``overwrite``: replace a previous samdesk export in ``out_dir`` (only
+    the files its manifest lists, once the new export is complete: ``StagedDataset``).
     """
     out = Path(out_dir)
-    prepare_out_dir(out, _OWNED, overwrite)
+    check_folder_target(out, project_dir)
     report = ExportReport(format="voc")
     names = {c.id: c.name for c in project.classes}
     splits: dict[str, list[str]] = {}
-    for record, source, (width, height) in exportable_images(images, Path(project_dir), report):
-        rel = safe_relative(record.path)
-        root = ET.Element("annotation")
-        _text(root, "folder", "JPEGImages")
-        _text(root, "filename", rel.name)
-        _text(ET.SubElement(root, "source"), "database", "samdesk")
-        size = ET.SubElement(root, "size")
-        _text(size, "width", str(width))
-        _text(size, "height", str(height))
-        _text(size, "depth", "3")
-        _text(root, "segmented", "0")
-        for obj in record.objects:
-            label = object_label(record, obj, project.classes)
-            if obj.class_id not in names:
-                report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
-                continue
-            region = clip_region(obj.region, width, height) if not obj.region.is_empty else None
-            if region is None or region.is_empty:
-                report.skip(record.path, obj.id, "empty or entirely outside the image", label)
-                continue
-            x0, y0, x1, y1 = region_bbox(region)
-            box = (math.floor(x0) + 1, math.floor(y0) + 1, math.ceil(x1), math.ceil(y1))
-            element = ET.SubElement(root, "object")
-            _text(element, "name", names[obj.class_id])
-            _text(element, "pose", "Unspecified")
-            _text(element, "truncated", "1" if region is not obj.region else "0")
-            _text(element, "difficult", "0")
-            bndbox = ET.SubElement(element, "bndbox")
-            for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), box, strict=True):
-                _text(bndbox, tag, str(value))
-            report.objects += 1
-            if region is not obj.region:
-                report.change(label, "clipped to the image (truncated 1)")
-            if obj.crowd:
-                report.change(label, "crowd region written as an ordinary box (VOC has no flag)")
-            if len(region.parts) > 1 or any(p.holes for p in region.parts):
-                report.change(label, "written as one box around its parts/holes")
-        ET.indent(root)
-        xml = ET.tostring(root, encoding="utf-8", xml_declaration=False)
-        write_file(out / "Annotations" / rel.with_suffix(".xml"), xml + b"\n")
-        copy_image(source, out / "JPEGImages" / rel)
-        splits.setdefault(record.split or "trainval", []).append(rel.with_suffix("").as_posix())
-        report.images += 1
-    for split, ids in splits.items():
-        text = "".join(i + "\n" for i in ids)
-        write_file(out / "ImageSets" / "Main" / f"{split}.txt", text.encode("utf-8"))
+    entries = exportable_images(images, Path(project_dir), report)
+    used: set[str] = set()
+    # Written beside the previous export and swapped in at the end (export_target): a
+    # failed export changes nothing, and only files a samdesk export wrote are replaced.
+    with StagedDataset(out, _OWNED, overwrite=overwrite) as staged:
+        for record, source, size in entries:
+            rel = unique_relative(safe_relative(record.path), used)
+            xml = _annotation_xml(record, rel.name, size, names, project, report)
+            staged.write_bytes(f"Annotations/{rel.with_suffix('.xml')}", xml)
+            staged.copy_file(source, f"JPEGImages/{rel}")
+            splits.setdefault(record.split or "trainval", []).append(rel.with_suffix("").as_posix())
+            report.images += 1
+        for split, ids in splits.items():
+            text = "".join(i + "\n" for i in ids)
+            staged.write_bytes(f"ImageSets/Main/{split}.txt", text.encode("utf-8"))
+        staged.commit()
+    report.warnings += staged.warnings
     report.warnings.append("Pascal VOC keeps boxes only: outlines, holes and parts are not kept")
     report.written += [f"{out}/{name}" for name in _OWNED]
     return report
+
+
+def _annotation_xml(
+    record: ImageRecord,
+    filename: str,
+    size: tuple[int, int],
+    names: dict[int, str],
+    project: Project,
+    report: ExportReport,
+) -> bytes:
+    """The VOC XML of one image; skipped and changed objects go into ``report``."""
+    width, height = size
+    root = ET.Element("annotation")
+    _text(root, "folder", "JPEGImages")
+    _text(root, "filename", filename)
+    _text(ET.SubElement(root, "source"), "database", "samdesk")
+    size_element = ET.SubElement(root, "size")
+    _text(size_element, "width", str(width))
+    _text(size_element, "height", str(height))
+    _text(size_element, "depth", "3")
+    _text(root, "segmented", "0")
+    for obj in record.objects:
+        label = object_label(record, obj, project.classes)
+        if obj.class_id not in names:
+            report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
+            continue
+        region = clip_region(obj.region, width, height) if not obj.region.is_empty else None
+        if region is None or region.is_empty:
+            report.skip(record.path, obj.id, "empty or entirely outside the image", label)
+            continue
+        x0, y0, x1, y1 = region_bbox(region)
+        box = (math.floor(x0) + 1, math.floor(y0) + 1, math.ceil(x1), math.ceil(y1))
+        element = ET.SubElement(root, "object")
+        _text(element, "name", names[obj.class_id])
+        _text(element, "pose", "Unspecified")
+        _text(element, "truncated", "1" if region is not obj.region else "0")
+        _text(element, "difficult", "0")
+        bndbox = ET.SubElement(element, "bndbox")
+        for tag, value in zip(_BOX, box, strict=True):
+            _text(bndbox, tag, str(value))
+        report.objects += 1
+        if region is not obj.region:
+            report.change(label, "clipped to the image (truncated 1)")
+        if obj.crowd:
+            report.change(label, "crowd region written as an ordinary box (VOC has no flag)")
+        if len(region.parts) > 1 or any(p.holes for p in region.parts):
+            report.change(label, "written as one box around its parts/holes")
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=False) + b"\n"
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
