@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import json
 import math
+import ntpath
 import os
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -210,7 +211,7 @@ def _read_file(
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         log.add("read", f"{where}: not a LabelMe file (no 'shapes' list), skipped")
         return None
-    image = _image_file(file, data)
+    image = _image_file(file, root, data, log)
     if image is None:
         log.add(
             "missing",
@@ -252,12 +253,28 @@ def _read_file(
     return record
 
 
-def _image_file(file: Path, data: dict[str, Any]) -> Path | None:
+def _image_file(file: Path, root: Path, data: dict[str, Any], log: WarningLog) -> Path | None:
+    """The image of a LabelMe file: ``imagePath`` (relative to the .json, and inside the
+    imported folder: ``safe_paths.dataset_path``), else an image of the same stem beside it."""
+    from samdesk.io.safe_paths import UnsafePathError, dataset_path
+    from samdesk.io.yolo import IMG_FORMATS
+
     image_path = data.get("imagePath")
     candidates = []
     if isinstance(image_path, str) and image_path:
-        candidates.append(file.parent / image_path.replace("\\", "/"))
-    from samdesk.io.yolo import IMG_FORMATS
+        text = image_path.replace("\\", "/")
+        try:
+            folder = file.parent.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:  # the .json itself is reached through a link out of the folder
+            folder = "."
+        # An absolute path is passed as written, for dataset_path to refuse in its words.
+        absolute = PurePosixPath(text).is_absolute() or bool(ntpath.splitdrive(image_path)[0])
+        name = text if folder == "." or absolute else f"{folder}/{text}"
+        try:
+            candidates.append(dataset_path(root, name))
+        except UnsafePathError as e:
+            where = file.relative_to(root).as_posix()
+            log.add("unsafe-path", f"{where}: imagePath {e}; not read")
 
     candidates += [file.with_suffix("." + s) for s in sorted(IMG_FORMATS)]
     return next((c for c in candidates if c.is_file()), None)

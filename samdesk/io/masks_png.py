@@ -224,17 +224,28 @@ def _read_names(path: Path) -> dict[int, str]:
     return {i: line.strip() for i, line in enumerate(lines) if line.strip()}
 
 
-def _load(path: Path, log: WarningLog) -> npt.NDArray[np.integer] | None:
+def _load(path: Path, size: tuple[int, int], log: WarningLog) -> npt.NDArray[np.integer] | None:
+    """The mask PNG at ``path`` as H×W int64, or None (with a warning) if it is not a
+    single-channel PNG of ``size`` (width, height). The size is checked from the header,
+    before decoding: a hostile PNG cannot make the import allocate more than the photo."""
     from PIL import Image, UnidentifiedImageError  # lazy: pillow
 
+    where = path.parent.name + "/" + path.name
     try:
         with Image.open(path) as image:
-            image.load()
+            if image.size != size:
+                log.add(
+                    "size",
+                    f"{where}: mask is {image.size[0]}x{image.size[1]}, the image "
+                    f"{size[0]}x{size[1]}; mask skipped",
+                )
+                return None
             if image.mode not in ("P", "L", "I", "I;16", "I;16B", "I;16L"):
                 raise ValueError(f"mode {image.mode} is not a single-channel index image")
+            image.load()
             return np.asarray(image).astype(np.int64)
-    except (OSError, ValueError, UnidentifiedImageError) as e:
-        log.add("png", f"{path}: cannot read the mask ({e}), skipped")
+    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as e:
+        log.add("png", f"{where}: cannot read the mask ({e}), skipped")
         return None
 
 
@@ -262,20 +273,9 @@ def _read_image(
         return None
     semantic = instance = None
     if (root / "SegmentationClass" / f"{stem}.png").is_file():
-        semantic = _load(root / "SegmentationClass" / f"{stem}.png", log)
+        semantic = _load(root / "SegmentationClass" / f"{stem}.png", (width, height), log)
     if (root / "SegmentationObject" / f"{stem}.png").is_file():
-        instance = _load(root / "SegmentationObject" / f"{stem}.png", log)
-    for kind, array in (("class", semantic), ("object", instance)):
-        if array is not None and array.shape != (height, width):
-            log.add(
-                "size",
-                f"{stem}: {kind} mask is {array.shape[1]}x{array.shape[0]}, the "
-                f"image {width}x{height}; mask skipped",
-            )
-            if kind == "class":
-                semantic = None
-            else:
-                instance = None
+        instance = _load(root / "SegmentationObject" / f"{stem}.png", (width, height), log)
     rel = PurePosixPath(Path(os.path.relpath(image, image_root)).as_posix()).as_posix()
     record = ImageRecord(rel, width, height)
     if instance is not None:

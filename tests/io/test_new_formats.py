@@ -107,3 +107,30 @@ def test_semantic_only_masks_one_object_per_class(tmp_path: Path) -> None:
     assert set(found) == {"road", "car"}
     assert np.array_equal(found["road"], semantic == 1)
     assert np.array_equal(found["car"], semantic == 2)
+
+
+def test_labelme_image_path_stays_inside_the_imported_folder(tmp_path: Path) -> None:
+    outside = write_image(tmp_path / "private" / "secret.jpg", 20, 20)
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    shapes = [_shape("car", [[2, 2], [10, 6]], "rectangle")]
+    for name, image_path in (("up.json", "../private/secret.jpg"), ("abs.json", str(outside))):
+        data = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": image_path}
+        (folder / name).write_text(json.dumps(data), encoding="utf-8")
+    write_image(folder / "abs.png", 20, 20)  # the image beside abs.json is used instead
+    result = import_labelme(folder)
+    assert [r.path for r in result.images] == ["abs.png"]
+    text = "\n".join(result.warnings)
+    assert "up.json: imagePath ../private/secret.jpg: points outside the dataset folder" in text
+    assert "abs.json: imagePath" in text and "absolute paths are not read" in text
+    assert "up.json: image '../private/secret.jpg' not found" in text
+
+
+def test_mask_png_of_the_wrong_size_is_skipped_before_decoding(tmp_path: Path) -> None:
+    write_image(tmp_path / "JPEGImages" / "m.png", 20, 10)
+    (tmp_path / "SegmentationObject").mkdir()
+    Image.new("I;16", (3000, 2000)).save(tmp_path / "SegmentationObject" / "m.png")
+    result = import_masks_png(tmp_path)
+    (record,) = result.images
+    assert record.objects == []
+    assert "SegmentationObject/m.png: mask is 3000x2000, the image 20x10" in result.warnings[0]
