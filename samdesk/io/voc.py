@@ -206,8 +206,17 @@ def _read_file(
     if not filename:
         log.add("xml", f"{where}: no <filename>, skipped")
         return None
-    sub = xml_path.parent.relative_to(xml_root)
-    candidates = [root / "JPEGImages" / sub / filename, xml_path.parent / filename]
+    from samdesk.io.safe_paths import UnsafePathError, dataset_path
+
+    sub = xml_path.parent.relative_to(xml_root).as_posix()
+    beside = xml_path.parent.relative_to(root).as_posix()
+    candidates = []
+    for folder in (f"JPEGImages/{sub}", beside):
+        try:  # a <filename> may not lead out of the dataset folder
+            candidates.append(dataset_path(root, f"{folder}/{filename}"))
+        except UnsafePathError as e:
+            log.add("unsafe-path", f"{where}: <filename> {e}, skipped")
+            return None
     image = next((c for c in candidates if c.is_file()), None)
     if image is None:
         log.add("missing", f"{where}: image {filename} not found, skipped")

@@ -134,3 +134,14 @@ def test_mask_png_of_the_wrong_size_is_skipped_before_decoding(tmp_path: Path) -
     (record,) = result.images
     assert record.objects == []
     assert "SegmentationObject/m.png: mask is 3000x2000, the image 20x10" in result.warnings[0]
+
+
+def test_voc_filename_cannot_leave_the_dataset(tmp_path: Path) -> None:
+    write_image(tmp_path / "private.jpg", 20, 20)
+    dataset = tmp_path / "voc"
+    (dataset / "Annotations").mkdir(parents=True)
+    xml = "<annotation><filename>../../private.jpg</filename></annotation>"
+    (dataset / "Annotations" / "x.xml").write_text(xml, encoding="utf-8")
+    result = import_voc(dataset)
+    assert result.images == []
+    assert "points outside the dataset folder" in result.warnings[0]
