@@ -24,38 +24,58 @@ Why this shape:
   the previous version intact. Paths are POSIX and relative to the folder, which can be
   moved or shared.
 * A file that does not parse is reported with its path and line and never overwritten. A
-  broken annotation file leaves that image empty and marked unreadable (the rest opens);
-  saving that image later first moves the broken file aside (``*.unreadable-<time>``).
+  damaged annotation file (syntax error, cut short, objects with NaN/huge coordinates)
+  keeps every object that can be read, and the image is reported (``damaged_images``,
+  ``image_problems``). Saving it is refused (``DamagedAnnotationsError``) until the user
+  agrees (``allow_overwrite``); the damaged file is then first *copied* to
+  ``<file>.damaged-<time>`` and nothing is ever moved or deleted.
+* Several processes may save one project (two annotators on a shared folder): every
+  save takes a short lock file (``samdesk.io.locking``), compares the file on disk with
+  the version this process read (a content hash) and, if another writer changed it,
+  merges (``samdesk.io.merge``) before writing. ``changed_on_disk`` tells the UI which
+  images another annotator changed; ``load_image_annotations(reload=True)`` reloads one.
 """
 
 from __future__ import annotations
 
+import copy
+import errno
+import hashlib
 import json
 import logging
 import os
 import shutil
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from samdesk.core.document import ImageRecord, LabelClass, Project, ReviewState
 from samdesk.core.images import ImageReadError, image_size, scan_images
 from samdesk.io.atomic import append_line, atomic_write_text
+from samdesk.io.locking import LockTimeout, file_lock
+from samdesk.io.merge import merge_classes, merge_objects, merge_settings, object_key, three_way
 from samdesk.io.migrations import CURRENT_VERSION
 from samdesk.io.project_format import (
     ProjectFileError,
     annotation_file_name,
     dump_yaml,
-    load_yaml_file,
+    load_yaml_bytes,
     project_from_data,
     project_to_data,
+    read_annotations,
+    read_file_bytes,
     read_summary,
-    record_from_data,
     record_to_yaml,
 )
 
-__all__ = ["PROJECT_SUFFIX", "ProjectFileError", "ProjectStore"]
+__all__ = [
+    "PROJECT_SUFFIX",
+    "DamagedAnnotationsError",
+    "ProjectFileError",
+    "ProjectStore",
+    "describe_save_error",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -63,6 +83,40 @@ PROJECT_SUFFIX = ".samdesk.yaml"
 DATA_DIR = ".samdesk"
 ANNOTATIONS_DIR = "annotations"
 INDEX_FILE = "index.jsonl"
+LOCKS_DIR = "locks"
+
+
+class DamagedAnnotationsError(Exception):
+    """Saving would overwrite a damaged annotation file whose lost parts the user has not
+    agreed to give up (``ProjectStore.allow_overwrite``)."""
+
+    def __init__(self, image_path: str, problems: str) -> None:
+        self.image_path, self.problems = image_path, problems
+        super().__init__(
+            f"The annotation file of {image_path} is damaged ({problems}). Saving would "
+            "replace it; nothing was written."
+        )
+
+
+def _stamp(data: bytes | None) -> str | None:
+    """A file's content stamp (None: no file). Content, not mtime: shared folders round
+    mtimes and copies keep them."""
+    return None if data is None else hashlib.sha1(data).hexdigest()
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 @dataclass
@@ -72,6 +126,52 @@ class _ImageInfo:
     object_count: int = 0
     loaded: bool = False
     unreadable: str | None = None  # the error message while its annotation file is broken
+    damage: list[str] = field(default_factory=list)  # what the loaded record lacks of the file
+    notes: list[str] = field(default_factory=list)  # problems that lose nothing (size mismatch)
+    overwrite_ok: bool = False  # the user agreed to replace the damaged file
+    stamp: str | None = None  # content stamp of the file as last read/written here
+    stat: tuple[int, int, int] | None = None  # its stat then (a cheap first check)
+    base: dict[str, str] = field(default_factory=dict)  # object id → object_key then
+    base_state: ReviewState = ReviewState.NEW
+
+
+def _write_problem(project_file: Path) -> str | None:
+    """Why samdesk cannot save into this project, in words, or None if it can.
+
+    ``os.access`` asks the file system with the real permissions (read-only mounts,
+    folders shared read-only); a root process passes it everywhere, and a save that fails
+    anyway is reported when it happens (``describe_save_error``).
+    """
+    folder = project_file.parent
+    data = folder / DATA_DIR
+    if not os.access(folder, os.W_OK) or not os.access(project_file, os.W_OK):
+        return f"The folder {folder} is read-only"
+    if data.exists() and not os.access(data, os.W_OK):
+        return f"The folder {data} is read-only"
+    return None
+
+
+def describe_save_error(exc: BaseException, folder: Path | None = None) -> str:
+    """A failed save's reason in words for the user (never a temporary file's name)."""
+    if isinstance(exc, DamagedAnnotationsError):
+        return str(exc)
+    if isinstance(exc, LockTimeout):
+        return "Another annotator is saving this project right now; try again"
+    if isinstance(exc, OSError):
+        code = exc.errno
+        if exc.filename and folder is None:
+            folder = Path(exc.filename).parent
+        where = f" ({folder})" if folder is not None else ""
+        if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return f"The disk is full{where}"
+        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+            if not exc.filename and exc.strerror and exc.strerror.startswith("The folder"):
+                return exc.strerror  # our own read-only message
+            return f"The folder {folder} is read-only" if folder else "The folder is read-only"
+        return f"{exc.strerror or exc}{where}"
+    if isinstance(exc, ValueError | TypeError):
+        return f"An object could not be written: {exc}"
+    return str(exc)
 
 
 class ProjectStore:
@@ -92,6 +192,20 @@ class ProjectStore:
         self._loaded_version = CURRENT_VERSION
         self._index_lines = 0  # lines in the index file, to know when to compact it
         self.read_only = False
+        self.read_only_reason: str | None = None  # why, in words, when detected at open
+        self._project_stamp: str | None = None  # the project file as last read/written
+        self._project_stat: tuple[int, int, int] | None = None
+        self._base = self._snapshot()  # the project file's content at last sync, for merges
+        self.merge_notes: list[str] = []  # what merges with other writers could not settle
+
+    def _snapshot(self) -> tuple[str, list[LabelClass], dict, list[str]]:
+        p = self.project
+        return (
+            p.name,
+            [replace(c) for c in p.classes],
+            copy.deepcopy(p.settings),
+            [r.path for r in p.images],
+        )
 
     # ------------------------------------------------------------------ paths
 
@@ -173,9 +287,12 @@ class ProjectStore:
         saving then raises PermissionError.
         """
         path = cls.find_project_file(path)
-        data, version = load_yaml_file(path, "project")
+        text = read_file_bytes(path)
+        data, version = load_yaml_bytes(text, path, "project")
         store = cls(path, project_from_data(data, path))
-        store.read_only = read_only
+        store._project_stamp, store._project_stat = _stamp(text), _stat_key(path)
+        store.read_only_reason = None if read_only else _write_problem(store.path)
+        store.read_only = read_only or store.read_only_reason is not None
         store._loaded_version = version
         store._read_summaries()
         return store
@@ -296,8 +413,77 @@ class ProjectStore:
         return self._info[self.record(index_or_path).path].loaded
 
     def unreadable(self, index_or_path: int | str) -> str | None:
-        """The error message if the image's annotation file is broken, else None."""
-        return self._info[self.record(index_or_path).path].unreadable
+        """What is wrong with the image's annotation file (damaged, unreadable), or None."""
+        info = self._info[self.record(index_or_path).path]
+        if info.unreadable is not None:
+            return info.unreadable
+        return "; ".join(info.damage) if info.damage else None
+
+    def damaged_images(self) -> dict[str, str]:
+        """Images whose annotation file could not be read whole: path → problem in words.
+
+        The images' records hold what could be read; saving one is refused until
+        ``allow_overwrite``. Images not loaded yet are known only from their header.
+        """
+        return {path: text for path in self._info if (text := self.unreadable(path)) is not None}
+
+    def image_problems(self) -> dict[str, list[str]]:
+        """Every image with a known problem: path → sentences (damage, a size mismatch).
+
+        For exports and the image list: an exporter should report these images (their
+        records lack what could not be read).
+        """
+        problems: dict[str, list[str]] = {}
+        for path, info in self._info.items():
+            found = ([info.unreadable] if info.unreadable else []) + info.damage + info.notes
+            if found:
+                problems[path] = found
+        return problems
+
+    def allow_overwrite(self, index_or_path: int | str) -> Path | None:
+        """The user agreed to save a damaged image: the damaged file is copied first.
+
+        Returns the backup copy (``<file>.damaged-<time>``), or None if there was no file.
+        The original stays where it is until the next save replaces it.
+        """
+        self._check_writable()
+        record = self.record(index_or_path)
+        info = self._info[record.path]
+        file = self.annotation_path(record.path)
+        backup = None
+        if file.exists():
+            backup = file.with_name(f"{file.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+            n = 1
+            while backup.exists():
+                backup, n = backup.with_name(f"{backup.name}-{n}"), n + 1
+            shutil.copy2(file, backup)
+            self.warnings.append(f"the damaged annotations of {record.path} copied to {backup}")
+        info.overwrite_ok = True
+        return backup
+
+    def changed_on_disk(self) -> list[str]:
+        """Images whose annotation file another writer changed since this process read or
+        wrote it (for the image list's "changed elsewhere" mark; reload them with
+        ``load_image_annotations(path, reload=True)``). Cheap: a stat per known file."""
+        return [path for path in self._info if self.changed_elsewhere(path)]
+
+    def changed_elsewhere(self, index_or_path: int | str) -> bool:
+        """True if another writer changed this image's annotation file since we synced."""
+        record = self.record(index_or_path)
+        info = self._info[record.path]
+        if not info.loaded:
+            return False  # nothing shown from it yet: it is read fresh when loaded
+        file = self.annotation_path(record.path)
+        now = _stat_key(file)
+        if now == info.stat:
+            return False
+        return _stamp(_read_or_none(file)) != info.stamp
+
+    def project_changed_on_disk(self) -> bool:
+        """True if another writer changed the project file (classes, images) since we synced."""
+        if _stat_key(self.path) == self._project_stat:
+            return False
+        return _stamp(_read_or_none(self.path)) != self._project_stamp
 
     # ------------------------------------------------------------------ images
 
@@ -321,15 +507,58 @@ class ProjectStore:
         info = self._info[record.path]
         file = self.annotation_path(record.path)
         try:
-            data, _ = load_yaml_file(file, "annotations")
-            loaded = record_from_data(data, file, record.path)
+            text = read_file_bytes(file)
+            loaded, damage = read_annotations(text, file, record.path)
         except ProjectFileError as exc:
             self._mark_unreadable(record, exc)
             return
-        info.unreadable = None
+        info.unreadable, info.notes = None, []
+        self._check_size(record, loaded)
+        # Objects were checked against the file's size; re-check against the real one.
+        kept = []
+        for obj in loaded.objects:
+            try:
+                loaded.check_object(obj)
+            except ValueError as exc:
+                damage.append(f"object {obj.id} was left out: {exc}")
+                continue
+            kept.append(obj)
+        info.damage = damage
+        if damage:
+            self.warnings.append(f"annotations of {record.path} are damaged: {'; '.join(damage)}")
+        self._sync(info, text, file, kept, loaded.state)
         record.width, record.height = loaded.width, loaded.height
-        record.state, record.objects = loaded.state, loaded.objects
-        info.object_count, info.loaded = len(loaded.objects), True
+        record.state, record.objects = loaded.state, kept
+        info.object_count, info.loaded = len(kept), True
+
+    def _sync(
+        self,
+        info: _ImageInfo,
+        text: bytes | None,
+        file: Path,
+        objects: list,
+        state: ReviewState,
+    ) -> None:
+        """Remember the file as it is now on disk (stamp) and as a merge base."""
+        info.stamp, info.stat = _stamp(text), _stat_key(file)
+        info.base = {o.id: object_key(o) for o in objects}
+        info.base_state = state
+
+    def _check_size(self, record: ImageRecord, loaded: ImageRecord) -> None:
+        """The image file's header wins over the annotation file's width/height."""
+        try:
+            real = image_size(self.image_abspath(record))
+        except ImageReadError:
+            return  # the image is missing or unreadable: the list says so already
+        if (loaded.width, loaded.height) != real:
+            if loaded.width or loaded.height:
+                note = (
+                    f"the annotation file says the image is {loaded.width}×{loaded.height} "
+                    f"pixels but it is {real[0]}×{real[1]}; the image's size is used"
+                )
+                self._info[record.path].notes.append(note)
+                self.warnings.append(f"{record.path}: {note}")
+            loaded.width, loaded.height = real
 
     def load_image_annotations(
         self, index_or_path: int | str, *, reload: bool = False
@@ -344,11 +573,13 @@ class ProjectStore:
         record = self.record(index_or_path)
         info = self._info[record.path]
         if not info.loaded or reload:
-            if self.annotation_path(record.path).exists():
+            file = self.annotation_path(record.path)
+            if file.exists():
                 self._load_from_disk(record)
             else:
                 record.objects = []
-                info.object_count, info.unreadable = 0, None
+                info.object_count, info.unreadable, info.damage = 0, None, []
+                self._sync(info, None, file, [], record.state)
             info.loaded = info.unreadable is None
         if not (record.width and record.height):
             self._fill_size(record)
@@ -371,6 +602,12 @@ class ProjectStore:
 
         ``record`` must be an image of the project whose annotations were loaded (or are
         new): saving an unloaded record would wipe its objects on disk, so it raises.
+        A damaged file is not replaced before ``allow_overwrite`` (DamagedAnnotationsError).
+        If another process changed the file since this one read it, both sides' objects
+        are merged into ``record`` (see ``samdesk.io.merge``; ``merge_notes`` says what
+        needed a decision). Raises OSError (disk full, read-only…; ``describe_save_error``
+        words it), LockTimeout, or ValueError for objects that cannot be written; the file
+        on disk is then unchanged and ``record`` keeps the edits.
         """
         self._check_writable()
         current = self.record(record.path)
@@ -378,22 +615,59 @@ class ProjectStore:
         file = self.annotation_path(record.path)
         if not info.loaded and info.unreadable is None and file.exists() and not record.objects:
             raise ValueError(f"load_image_annotations({record.path!r}) before saving it")
+        problems = self.unreadable(record.path)
+        if problems is not None and not info.overwrite_ok:
+            raise DamagedAnnotationsError(record.path, problems)
         if current is not record:  # the caller edited a copy: it becomes the project's
             self.project.images[self.project.image_index(record.path)] = record
-        text = record_to_yaml(record)  # before touching any file
-        if info.unreadable is not None and file.exists():
-            # Never overwrite a file we could not read: keep it for the user to recover.
-            kept = file.with_name(f"{file.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
-            os.replace(file, kept)
-            self.warnings.append(f"the unreadable annotations of {record.path} kept as {kept}")
+        if self._uses_unsaved_class(record):
+            # Objects on disk only ever name classes that are in the project file on disk:
+            # another annotator may take the same new class id meanwhile (then ours moves).
+            self.save_project()
+        record_to_yaml(record)  # objects that cannot be written fail before any lock/file
         file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(file, text)
+        with file_lock(self._lock_path(file)):
+            disk = _read_or_none(file)
+            if _stamp(disk) != info.stamp and disk is not None and not info.overwrite_ok:
+                self._merge_image(record, info, file, disk)
+            text = record_to_yaml(record)
+            atomic_write_text(file, text)
+            self._sync(info, text.encode("utf-8"), file, record.objects, record.state)
         info.loaded, info.unreadable, info.object_count = True, None, len(record.objects)
+        info.damage, info.overwrite_ok = [], False
         line = self._index_entry(record)
         if line is not None:
             # No fsync: a lost index line only makes the next open re-read this header.
             append_line(self.index_path, line)
             self._index_lines += 1
+
+    def _lock_path(self, file: Path) -> Path:
+        return self.root / DATA_DIR / LOCKS_DIR / f"{file.name}.lock"
+
+    def _uses_unsaved_class(self, record: ImageRecord) -> bool:
+        synced = {c.id for c in self._base[1]}
+        return any(o.class_id not in synced for o in record.objects) and any(
+            c.id not in synced for c in self.project.classes
+        )
+
+    def _merge_image(self, record: ImageRecord, info: _ImageInfo, file: Path, disk: bytes) -> None:
+        """Another writer changed the file: take their changes into ``record``."""
+        try:
+            theirs, damage = read_annotations(disk, file, record.path)
+        except ProjectFileError as exc:
+            damage, theirs = [str(exc)], None
+        if damage or theirs is None:
+            # Never write over what another writer left and we cannot read whole.
+            info.damage = damage
+            raise DamagedAnnotationsError(record.path, "; ".join(damage))
+        merged = merge_objects(
+            info.base, info.base_state, record.objects, record.state, theirs.objects, theirs.state
+        )
+        record.objects[:] = merged.objects
+        record.state = merged.state
+        for note in merged.notes:
+            self.merge_notes.append(f"{record.path}: {note}")
+            self.warnings.append(f"{record.path}: {note}")
 
     def set_state(self, index_or_path: int | str, state: ReviewState) -> ImageRecord:
         """Change an image's review state and save it (loads its objects if needed)."""
@@ -432,21 +706,78 @@ class ProjectStore:
 
     def _check_writable(self) -> None:
         if self.read_only:
-            raise PermissionError(f"the project {self.path} was opened read-only")
+            why = self.read_only_reason or f"the project {self.path} was opened read-only"
+            raise PermissionError(errno.EROFS, why)
 
-    def save_project(self) -> None:
+    def save_project(self) -> dict[int, int]:
         """Write the project file (name, classes, settings, image list), atomically.
 
         A project file read in an older schema version is first copied to
-        ``<file>.v<version>.bak``, so an upgrade can be undone by hand.
+        ``<file>.v<version>.bak``, so an upgrade can be undone by hand. If another process
+        changed the file since this one read it, its changes are merged in first (classes
+        both added are all kept, images both added too). Returns the class ids of ours
+        that moved because another annotator took them meanwhile (old → new; the objects
+        of loaded images are relabelled here, the UI must follow), usually ``{}``.
         """
         self._check_writable()
-        text = dump_yaml(project_to_data(self.project))  # fails before touching the file
-        if self._loaded_version < CURRENT_VERSION:
-            backup = self.path.with_name(f"{self.path.name}.v{self._loaded_version}.bak")
-            if self.path.exists() and not backup.exists():
-                shutil.copy2(self.path, backup)
-            self._loaded_version = CURRENT_VERSION
-        atomic_write_text(self.path, text)
+        dump_yaml(project_to_data(self.project))  # fails before touching any file
+        remap: dict[int, int] = {}
+        with file_lock(self._lock_path(self.path)):
+            disk = _read_or_none(self.path)
+            if disk is not None and _stamp(disk) != self._project_stamp:
+                remap = self._merge_project(disk)
+            text = dump_yaml(project_to_data(self.project))
+            if self._loaded_version < CURRENT_VERSION:
+                backup = self.path.with_name(f"{self.path.name}.v{self._loaded_version}.bak")
+                if self.path.exists() and not backup.exists():
+                    shutil.copy2(self.path, backup)
+                self._loaded_version = CURRENT_VERSION
+            atomic_write_text(self.path, text)
+            self._project_stamp, self._project_stat = _stamp(text.encode()), _stat_key(self.path)
+            self._base = self._snapshot()
         if self._index_too_long():
             self._write_index()
+        return remap
+
+    def reload_project(self) -> dict[int, int]:
+        """Take another writer's changes of the project file (classes, images) without
+        writing anything; returns class id changes like ``save_project``."""
+        disk = _read_or_none(self.path)
+        if disk is None or _stamp(disk) == self._project_stamp:
+            return {}
+        remap = self._merge_project(disk)
+        if remap and not self.read_only:
+            self.save_project()  # our new classes moved: the file says so at once
+            return remap
+        self._project_stamp, self._project_stat = _stamp(disk), _stat_key(self.path)
+        self._base = self._snapshot()
+        return remap
+
+    def _merge_project(self, disk: bytes) -> dict[int, int]:
+        theirs = project_from_data(load_yaml_bytes(disk, self.path, "project")[0], self.path)
+        project = self.project
+        base_name, base_classes, base_settings, base_images = self._base
+        classes = merge_classes(base_classes, project.classes, theirs.classes)
+        project.classes[:] = classes.classes
+        project.name = three_way(base_name, project.name, theirs.name)
+        merged_settings = merge_settings(base_settings, project.settings, theirs.settings)
+        project.settings.clear()
+        project.settings.update(merged_settings)
+        # Images another writer added are added here too (with what they annotated).
+        known = {r.path for r in project.images} | set(base_images)
+        for record in self.add_images(r.path for r in theirs.images if r.path not in known):
+            if self.annotation_path(record.path).exists():
+                self._read_summary(record)
+        if classes.remap:
+            for record in project.images:
+                if self._info[record.path].loaded and any(
+                    o.class_id in classes.remap for o in record.objects
+                ):
+                    record.objects[:] = [
+                        replace(o, class_id=classes.remap.get(o.class_id, o.class_id))
+                        for o in record.objects
+                    ]
+        for note in classes.notes:
+            self.merge_notes.append(note)
+            self.warnings.append(note)
+        return classes.remap
