@@ -148,8 +148,8 @@ def merge_classes(
                 )
             result.append(replace(c))
     for c in theirs:
-        if c.id in o:
-            continue
+        if c.id in o and c.id in b:
+            continue  # settled above; a new class of theirs under our new class's id is not
         before = b.get(c.id)
         if before is None:
             result.append(replace(c))  # another annotator added it

@@ -530,6 +530,7 @@ class ProjectStore:
         record.width, record.height = loaded.width, loaded.height
         record.state, record.objects = loaded.state, kept
         info.object_count, info.loaded = len(kept), True
+        self._learn_classes(record)
 
     def _sync(
         self,
@@ -543,6 +544,16 @@ class ProjectStore:
         info.stamp, info.stat = _stamp(text), _stat_key(file)
         info.base = {o.id: object_key(o) for o in objects}
         info.base_state = state
+
+    def _learn_classes(self, record: ImageRecord) -> None:
+        """Objects of classes this process has not seen: another annotator added them;
+        take their project file's classes now, so the objects show with their class."""
+        known = {c.id for c in self.project.classes}
+        if any(o.class_id not in known for o in record.objects):
+            try:
+                self.reload_project()
+            except (ProjectFileError, OSError) as exc:
+                self.warnings.append(f"could not read the project file again: {exc}")
 
     def _check_size(self, record: ImageRecord, loaded: ImageRecord) -> None:
         """The image file's header wins over the annotation file's width/height."""
@@ -665,6 +676,7 @@ class ProjectStore:
         )
         record.objects[:] = merged.objects
         record.state = merged.state
+        self._learn_classes(record)
         for note in merged.notes:
             self.merge_notes.append(f"{record.path}: {note}")
             self.warnings.append(f"{record.path}: {note}")
@@ -753,6 +765,25 @@ class ProjectStore:
         self._base = self._snapshot()
         return remap
 
+    def _relabel_unsaved(self, remap: dict[int, int]) -> None:
+        """Our new classes moved to other ids: relabel the objects that use them.
+
+        Only objects not yet on disk as they are (new or edited since the last sync) can
+        use one of our unsaved classes (``save_image`` saves the project file first); an
+        object as it is on disk with the same number is another annotator's, of their
+        class, and must keep it.
+        """
+        for record in self.project.images:
+            info = self._info[record.path]
+            if not info.loaded:
+                continue
+            record.objects[:] = [
+                replace(o, class_id=remap[o.class_id])
+                if o.class_id in remap and info.base.get(o.id) != object_key(o)
+                else o
+                for o in record.objects
+            ]
+
     def _merge_project(self, disk: bytes) -> dict[int, int]:
         theirs = project_from_data(load_yaml_bytes(disk, self.path, "project")[0], self.path)
         project = self.project
@@ -769,14 +800,7 @@ class ProjectStore:
             if self.annotation_path(record.path).exists():
                 self._read_summary(record)
         if classes.remap:
-            for record in project.images:
-                if self._info[record.path].loaded and any(
-                    o.class_id in classes.remap for o in record.objects
-                ):
-                    record.objects[:] = [
-                        replace(o, class_id=classes.remap.get(o.class_id, o.class_id))
-                        for o in record.objects
-                    ]
+            self._relabel_unsaved(classes.remap)
         for note in classes.notes:
             self.merge_notes.append(note)
             self.warnings.append(note)
