@@ -57,6 +57,7 @@ from samdesk.io.locking import LockTimeout, file_lock
 from samdesk.io.merge import merge_classes, merge_objects, merge_settings, object_key, three_way
 from samdesk.io.migrations import CURRENT_VERSION
 from samdesk.io.project_format import (
+    MAX_IMAGE_SIDE,
     ProjectFileError,
     annotation_file_name,
     dump_yaml,
@@ -560,7 +561,15 @@ class ProjectStore:
         try:
             real = image_size(self.image_abspath(record))
         except ImageReadError:
-            return  # the image is missing or unreadable: the list says so already
+            # The image is missing or unreadable (the list says so): keep a plausible
+            # claimed size, never an absurd one (a full-image mask would not fit in memory).
+            if max(loaded.width, loaded.height) > MAX_IMAGE_SIDE:
+                self._info[record.path].notes.append(
+                    f"the annotation file's image size {loaded.width}×{loaded.height} was "
+                    "ignored (not a plausible image size)"
+                )
+                loaded.width = loaded.height = 0
+            return
         if (loaded.width, loaded.height) != real:
             if loaded.width or loaded.height:
                 note = (

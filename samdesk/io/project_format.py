@@ -367,8 +367,8 @@ def read_summary(path: Path) -> tuple[ReviewState, int, int, int]:
         state = ReviewState(data.get("state", "new"))
         return (
             state,
-            int(data.get("width") or 0),
-            int(data.get("height") or 0),
+            _size(data.get("width"), MAX_IMAGE_SIDE + 1),
+            _size(data.get("height"), MAX_IMAGE_SIDE + 1),
             data["object_count"],
         )
     except (MigrationError, ValueError, TypeError) as exc:
@@ -403,11 +403,12 @@ def _object_from_data(entry: Any) -> AnnotationObject:
     )
 
 
-def _size(value: Any) -> int:
-    """A width/height from a file: a non-negative integer, 0 (unknown) if absurd."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN
-        return 0
-    return int(value) if 0 < value <= MAX_IMAGE_SIDE else 0
+def _size(value: Any, limit: float = float("inf")) -> int:
+    """A width/height from a file: a positive integer, or 0 (unknown) if not one or above
+    ``limit``. The store replaces it with the image header's size before any use."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < limit:
+        return 0  # also NaN (every comparison is False)
+    return int(value)
 
 
 MAX_IMAGE_SIDE = 1_000_000
