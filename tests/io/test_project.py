@@ -236,7 +236,7 @@ def test_broken_annotation_file_is_reported_preserved_and_the_rest_opens(
     other.write_text("")
     # Saving the damaged image is refused until the user agrees; nothing is written.
     record.objects = _objects()[1:2]
-    with pytest.raises(DamagedAnnotationsError, match="a.png is damaged"):
+    with pytest.raises(DamagedAnnotationsError, match=r"a\.png is damaged"):
         reopened.save_image(record)
     assert file.read_text() == broken and list(file.parent.glob(file.name + ".*")) == []
     # With consent, the damaged file is first copied (never moved), then replaced.

@@ -153,7 +153,7 @@ def test_geometry_entering_the_document_is_checked() -> None:
         [[0, 0], [np.inf, 0], [1, 1]],
         [[0, 0], [1e9, 0], [1, 1]],
     ):
-        with pytest.raises(ValueError, match="finite|beyond"):
+        with pytest.raises(ValueError, match=r"finite|beyond"):
             record.add_object(AnnotationObject(1, Region((PolygonPart(ring),))))
     good = AnnotationObject(1, _square(1, 1), id="ok")
     record.add_object(good)
@@ -194,7 +194,7 @@ def test_alias_bombs_are_refused_quickly_and_small(tmp_path: Path, store: Projec
         tmp_path,
     )
     assert "PROJECT" in out and "alias" in out and str(store.path) in out
-    with pytest.raises(ProjectFileError, match="anchors|aliases"):
+    with pytest.raises(ProjectFileError, match=r"anchors|aliases"):
         ProjectStore.open(store.path)
     # The annotation file: the project opens, the image is reported, nothing expands.
     store.path.write_text(project_text.replace(BOMB + "\n", ""))
