@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import copy
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -53,8 +52,8 @@ from pathlib import Path
 from samdesk.core.document import ImageRecord, LabelClass, Project, ReviewState
 from samdesk.core.images import ImageReadError, image_size, scan_images
 from samdesk.io.atomic import append_line, atomic_write_text
-from samdesk.io.locking import LockTimeout, file_lock
-from samdesk.io.merge import merge_classes, merge_objects, merge_settings, object_key, three_way
+from samdesk.io.locking import file_lock
+from samdesk.io.merge import object_key
 from samdesk.io.migrations import CURRENT_VERSION
 from samdesk.io.project_format import (
     MAX_IMAGE_SIDE,
@@ -69,6 +68,8 @@ from samdesk.io.project_format import (
     read_summary,
     record_to_yaml,
 )
+from samdesk.io.project_sync import SharedFolderMixin, read_or_none, stamp, stat_key
+from samdesk.io.save_errors import DamagedAnnotationsError, describe_save_error, write_problem
 
 __all__ = [
     "PROJECT_SUFFIX",
@@ -84,40 +85,6 @@ PROJECT_SUFFIX = ".samdesk.yaml"
 DATA_DIR = ".samdesk"
 ANNOTATIONS_DIR = "annotations"
 INDEX_FILE = "index.jsonl"
-LOCKS_DIR = "locks"
-
-
-class DamagedAnnotationsError(Exception):
-    """Saving would overwrite a damaged annotation file whose lost parts the user has not
-    agreed to give up (``ProjectStore.allow_overwrite``)."""
-
-    def __init__(self, image_path: str, problems: str) -> None:
-        self.image_path, self.problems = image_path, problems
-        super().__init__(
-            f"The annotation file of {image_path} is damaged ({problems}). Saving would "
-            "replace it; nothing was written."
-        )
-
-
-def _stamp(data: bytes | None) -> str | None:
-    """A file's content stamp (None: no file). Content, not mtime: shared folders round
-    mtimes and copies keep them."""
-    return None if data is None else hashlib.sha1(data).hexdigest()
-
-
-def _read_or_none(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-
-
-def _stat_key(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 @dataclass
@@ -136,46 +103,7 @@ class _ImageInfo:
     base_state: ReviewState = ReviewState.NEW
 
 
-def _write_problem(project_file: Path) -> str | None:
-    """Why samdesk cannot save into this project, in words, or None if it can.
-
-    ``os.access`` asks the file system with the real permissions (read-only mounts,
-    folders shared read-only); a root process passes it everywhere, and a save that fails
-    anyway is reported when it happens (``describe_save_error``).
-    """
-    folder = project_file.parent
-    data = folder / DATA_DIR
-    if not os.access(folder, os.W_OK) or not os.access(project_file, os.W_OK):
-        return f"The folder {folder} is read-only"
-    if data.exists() and not os.access(data, os.W_OK):
-        return f"The folder {data} is read-only"
-    return None
-
-
-def describe_save_error(exc: BaseException, folder: Path | None = None) -> str:
-    """A failed save's reason in words for the user (never a temporary file's name)."""
-    if isinstance(exc, DamagedAnnotationsError):
-        return str(exc)
-    if isinstance(exc, LockTimeout):
-        return "Another annotator is saving this project right now; try again"
-    if isinstance(exc, OSError):
-        code = exc.errno
-        if exc.filename and folder is None:
-            folder = Path(exc.filename).parent
-        where = f" ({folder})" if folder is not None else ""
-        if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-            return f"The disk is full{where}"
-        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
-            if not exc.filename and exc.strerror and exc.strerror.startswith("The folder"):
-                return exc.strerror  # our own read-only message
-            return f"The folder {folder} is read-only" if folder else "The folder is read-only"
-        return f"{exc.strerror or exc}{where}"
-    if isinstance(exc, ValueError | TypeError):
-        return f"An object could not be written: {exc}"
-    return str(exc)
-
-
-class ProjectStore:
+class ProjectStore(SharedFolderMixin):
     """A project opened from (or created in) a folder. Not thread-safe: one owner.
 
     ``project`` is the document; its ``images`` are ImageRecords whose ``path``, ``state``
@@ -291,8 +219,8 @@ class ProjectStore:
         text = read_file_bytes(path)
         data, version = load_yaml_bytes(text, path, "project")
         store = cls(path, project_from_data(data, path))
-        store._project_stamp, store._project_stat = _stamp(text), _stat_key(path)
-        store.read_only_reason = None if read_only else _write_problem(store.path)
+        store._project_stamp, store._project_stat = stamp(text), stat_key(path)
+        store.read_only_reason = None if read_only else write_problem(store.path)
         store.read_only = read_only or store.read_only_reason is not None
         store._loaded_version = version
         store._read_summaries()
@@ -462,30 +390,6 @@ class ProjectStore:
         info.overwrite_ok = True
         return backup
 
-    def changed_on_disk(self) -> list[str]:
-        """Images whose annotation file another writer changed since this process read or
-        wrote it (for the image list's "changed elsewhere" mark; reload them with
-        ``load_image_annotations(path, reload=True)``). Cheap: a stat per known file."""
-        return [path for path in self._info if self.changed_elsewhere(path)]
-
-    def changed_elsewhere(self, index_or_path: int | str) -> bool:
-        """True if another writer changed this image's annotation file since we synced."""
-        record = self.record(index_or_path)
-        info = self._info[record.path]
-        if not info.loaded:
-            return False  # nothing shown from it yet: it is read fresh when loaded
-        file = self.annotation_path(record.path)
-        now = _stat_key(file)
-        if now == info.stat:
-            return False
-        return _stamp(_read_or_none(file)) != info.stamp
-
-    def project_changed_on_disk(self) -> bool:
-        """True if another writer changed the project file (classes, images) since we synced."""
-        if _stat_key(self.path) == self._project_stat:
-            return False
-        return _stamp(_read_or_none(self.path)) != self._project_stamp
-
     # ------------------------------------------------------------------ images
 
     def _read_summary(self, record: ImageRecord) -> None:
@@ -542,19 +446,9 @@ class ProjectStore:
         state: ReviewState,
     ) -> None:
         """Remember the file as it is now on disk (stamp) and as a merge base."""
-        info.stamp, info.stat = _stamp(text), _stat_key(file)
+        info.stamp, info.stat = stamp(text), stat_key(file)
         info.base = {o.id: object_key(o) for o in objects}
         info.base_state = state
-
-    def _learn_classes(self, record: ImageRecord) -> None:
-        """Objects of classes this process has not seen: another annotator added them;
-        take their project file's classes now, so the objects show with their class."""
-        known = {c.id for c in self.project.classes}
-        if any(o.class_id not in known for o in record.objects):
-            try:
-                self.reload_project()
-            except (ProjectFileError, OSError) as exc:
-                self.warnings.append(f"could not read the project file again: {exc}")
 
     def _check_size(self, record: ImageRecord, loaded: ImageRecord) -> None:
         """The image file's header wins over the annotation file's width/height."""
@@ -647,8 +541,8 @@ class ProjectStore:
         record_to_yaml(record)  # objects that cannot be written fail before any lock/file
         file.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(self._lock_path(file)):
-            disk = _read_or_none(file)
-            if _stamp(disk) != info.stamp and disk is not None and not info.overwrite_ok:
+            disk = read_or_none(file)
+            if stamp(disk) != info.stamp and disk is not None and not info.overwrite_ok:
                 self._merge_image(record, info, file, disk)
             text = record_to_yaml(record)
             atomic_write_text(file, text)
@@ -660,35 +554,6 @@ class ProjectStore:
             # No fsync: a lost index line only makes the next open re-read this header.
             append_line(self.index_path, line)
             self._index_lines += 1
-
-    def _lock_path(self, file: Path) -> Path:
-        return self.root / DATA_DIR / LOCKS_DIR / f"{file.name}.lock"
-
-    def _uses_unsaved_class(self, record: ImageRecord) -> bool:
-        synced = {c.id for c in self._base[1]}
-        return any(o.class_id not in synced for o in record.objects) and any(
-            c.id not in synced for c in self.project.classes
-        )
-
-    def _merge_image(self, record: ImageRecord, info: _ImageInfo, file: Path, disk: bytes) -> None:
-        """Another writer changed the file: take their changes into ``record``."""
-        try:
-            theirs, damage = read_annotations(disk, file, record.path)
-        except ProjectFileError as exc:
-            damage, theirs = [str(exc)], None
-        if damage or theirs is None:
-            # Never write over what another writer left and we cannot read whole.
-            info.damage = damage
-            raise DamagedAnnotationsError(record.path, "; ".join(damage))
-        merged = merge_objects(
-            info.base, info.base_state, record.objects, record.state, theirs.objects, theirs.state
-        )
-        record.objects[:] = merged.objects
-        record.state = merged.state
-        self._learn_classes(record)
-        for note in merged.notes:
-            self.merge_notes.append(f"{record.path}: {note}")
-            self.warnings.append(f"{record.path}: {note}")
 
     def set_state(self, index_or_path: int | str, state: ReviewState) -> ImageRecord:
         """Change an image's review state and save it (loads its objects if needed)."""
@@ -744,8 +609,8 @@ class ProjectStore:
         dump_yaml(project_to_data(self.project))  # fails before touching any file
         remap: dict[int, int] = {}
         with file_lock(self._lock_path(self.path)):
-            disk = _read_or_none(self.path)
-            if disk is not None and _stamp(disk) != self._project_stamp:
+            disk = read_or_none(self.path)
+            if disk is not None and stamp(disk) != self._project_stamp:
                 remap = self._merge_project(disk)
             text = dump_yaml(project_to_data(self.project))
             if self._loaded_version < CURRENT_VERSION:
@@ -754,63 +619,8 @@ class ProjectStore:
                     shutil.copy2(self.path, backup)
                 self._loaded_version = CURRENT_VERSION
             atomic_write_text(self.path, text)
-            self._project_stamp, self._project_stat = _stamp(text.encode()), _stat_key(self.path)
+            self._project_stamp, self._project_stat = stamp(text.encode()), stat_key(self.path)
             self._base = self._snapshot()
         if self._index_too_long():
             self._write_index()
         return remap
-
-    def reload_project(self) -> dict[int, int]:
-        """Take another writer's changes of the project file (classes, images) without
-        writing anything; returns class id changes like ``save_project``."""
-        disk = _read_or_none(self.path)
-        if disk is None or _stamp(disk) == self._project_stamp:
-            return {}
-        remap = self._merge_project(disk)
-        if remap and not self.read_only:
-            self.save_project()  # our new classes moved: the file says so at once
-            return remap
-        self._project_stamp, self._project_stat = _stamp(disk), _stat_key(self.path)
-        self._base = self._snapshot()
-        return remap
-
-    def _relabel_unsaved(self, remap: dict[int, int]) -> None:
-        """Our new classes moved to other ids: relabel the objects that use them.
-
-        Only objects not yet on disk as they are (new or edited since the last sync) can
-        use one of our unsaved classes (``save_image`` saves the project file first); an
-        object as it is on disk with the same number is another annotator's, of their
-        class, and must keep it.
-        """
-        for record in self.project.images:
-            info = self._info[record.path]
-            if not info.loaded:
-                continue
-            record.objects[:] = [
-                replace(o, class_id=remap[o.class_id])
-                if o.class_id in remap and info.base.get(o.id) != object_key(o)
-                else o
-                for o in record.objects
-            ]
-
-    def _merge_project(self, disk: bytes) -> dict[int, int]:
-        theirs = project_from_data(load_yaml_bytes(disk, self.path, "project")[0], self.path)
-        project = self.project
-        base_name, base_classes, base_settings, base_images = self._base
-        classes = merge_classes(base_classes, project.classes, theirs.classes)
-        project.classes[:] = classes.classes
-        project.name = three_way(base_name, project.name, theirs.name)
-        merged_settings = merge_settings(base_settings, project.settings, theirs.settings)
-        project.settings.clear()
-        project.settings.update(merged_settings)
-        # Images another writer added are added here too (with what they annotated).
-        known = {r.path for r in project.images} | set(base_images)
-        for record in self.add_images(r.path for r in theirs.images if r.path not in known):
-            if self.annotation_path(record.path).exists():
-                self._read_summary(record)
-        if classes.remap:
-            self._relabel_unsaved(classes.remap)
-        for note in classes.notes:
-            self.merge_notes.append(note)
-            self.warnings.append(note)
-        return classes.remap
