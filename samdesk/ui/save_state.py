@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel, QMessageBox, QToolBar, QToolButton, QWidget
 
 from samdesk.ui import theme
@@ -89,7 +89,39 @@ class SaveGuard(QObject):
             lambda exc: self.record_failure(PROJECT_FILE, self._reason(exc))
         )
         panel.classes_remapped.connect(self._on_classes_remapped)
+        self._panel = panel
         window.controller.has_unsaved = lambda path: path in self.unsaved_paths()
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.WindowActivate:
+            self.check_disk()  # back from elsewhere: another annotator may have saved
+        return super().eventFilter(watched, event)
+
+    def check_disk(self) -> None:
+        """Take what other annotators saved: their classes, and the image on screen if
+        it has no unsaved edits here (``ProjectController`` reloads it when shown)."""
+        store = self.window.controller.store
+        if store is None:
+            return
+        try:
+            if store.project_changed_on_disk():
+                remap = store.reload_project()
+                self._panel._refill()
+                self._panel.classes_changed.emit(list(store.project.classes))
+                if remap:
+                    self._on_classes_remapped(remap)
+        except Exception as exc:  # a broken project file of someone else: say so, go on
+            self.window.report_error(f"Could not read the project file again: {exc}")
+        row = self.window.controller.current_row
+        record = self.window.annotator.record
+        if (
+            row is not None
+            and record is not None
+            and store.changed_elsewhere(row)
+            and record.path not in self.unsaved_paths()
+        ):
+            self.window.controller.show_image(row)
 
     # ----- banner ----------------------------------------------------------------------------
     def _build_banner(self) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import samdesk.io.project as project_module
+from samdesk.core.document import AnnotationObject, LabelClass, PolygonPart, Region
 from samdesk.io.project import ProjectStore
 from tests.ui.conftest import _close, _open_window
 from tests.ui.workflow_support import SMALL, SQUARE, add_polygon
@@ -136,3 +137,24 @@ def test_damaged_file_is_shown_and_replaced_only_with_consent(qtbot, project):
         assert not guard.banner.isVisible() and not w.isWindowModified()
     finally:
         _close(w)
+
+
+def test_another_annotators_saves_show_up(qtbot, manual_window, project):
+    w = manual_window
+    add_polygon(w.annotator, SQUARE, class_id=1)  # saved
+    other = ProjectStore.open(project)  # a second annotator on the shared folder
+    other.project.classes.append(LabelClass(4, "tree", "#00ff00"))
+    other.save_project()
+    theirs = other.load_image_annotations(0)
+    theirs.add_object(AnnotationObject(4, Region((PolygonPart(SMALL),)), id="their-tree"))
+    other.save_image(theirs)
+    assert w.controller.store.changed_on_disk() == ["img0.png"]
+    with qtbot.waitSignal(w.controller.image_shown, timeout=60_000):
+        w.workflow.save_guard.check_disk()  # what activating the window does
+    assert "their-tree" in {o.id for o in w.annotator.record.objects}
+    assert len(w.annotator.record.objects) == 2
+    assert "tree" in {c.name for c in w.annotator.classes}
+    assert w.controller.store.changed_on_disk() == []
+    # The next local edit merges, and the file holds everyone's objects.
+    add_polygon(w.annotator, [(150, 20), (190, 20), (190, 60)], class_id=1)
+    assert len(ProjectStore.open(project).load_image_annotations(0).objects) == 3
