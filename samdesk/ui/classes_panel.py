@@ -275,7 +275,12 @@ class ClassesPanel(QWidget):
             self.project_save_failed.emit(exc)
         self._refill()
         # The store merged in other annotators' classes (and may have moved a new one).
-        self.classes_changed.emit(list(self.store.project.classes))
+        merged = list(self.store.project.classes)
+        if [c.id for c in merged] != [c.id for c in classes]:
+            # The class history holds lists without their classes: undoing one of those
+            # would delete their classes. It goes (after this command is on the stack).
+            QTimer.singleShot(0, self.undo_stack.clear)
+        self.classes_changed.emit(merged)
         if remap:
             self.classes_remapped.emit(remap)
 

@@ -107,6 +107,7 @@ class SaveGuard(QObject):
         try:
             if store.project_changed_on_disk():
                 remap = store.reload_project()
+                self._panel.undo_stack.clear()  # its lists lack the other's classes
                 self._panel._refill()
                 self._panel.classes_changed.emit(list(store.project.classes))
                 if remap:
