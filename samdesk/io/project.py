@@ -53,7 +53,6 @@ from samdesk.core.document import ImageRecord, LabelClass, Project, ReviewState
 from samdesk.core.images import ImageReadError, image_size, scan_images
 from samdesk.io.atomic import append_line, atomic_write_text
 from samdesk.io.locking import file_lock
-from samdesk.io.merge import object_key
 from samdesk.io.migrations import CURRENT_VERSION
 from samdesk.io.project_format import (
     MAX_IMAGE_SIDE,
@@ -99,8 +98,8 @@ class _ImageInfo:
     overwrite_ok: bool = False  # the user agreed to replace the damaged file
     stamp: str | None = None  # content stamp of the file as last read/written here
     stat: tuple[int, int, int] | None = None  # its stat then (a cheap first check)
-    base: dict[str, str] = field(default_factory=dict)  # object id → object_key then
-    base_state: ReviewState = ReviewState.NEW
+    base_text: bytes | None = None  # the file's content then: the merge base, parsed only
+    # when another writer's version has to be merged (saves stay as cheap as before)
 
 
 class ProjectStore(SharedFolderMixin):
@@ -431,24 +430,15 @@ class ProjectStore(SharedFolderMixin):
         info.damage = damage
         if damage:
             self.warnings.append(f"annotations of {record.path} are damaged: {'; '.join(damage)}")
-        self._sync(info, text, file, kept, loaded.state)
+        self._sync(info, text, file)
         record.width, record.height = loaded.width, loaded.height
         record.state, record.objects = loaded.state, kept
         info.object_count, info.loaded = len(kept), True
         self._learn_classes(record)
 
-    def _sync(
-        self,
-        info: _ImageInfo,
-        text: bytes | None,
-        file: Path,
-        objects: list,
-        state: ReviewState,
-    ) -> None:
-        """Remember the file as it is now on disk (stamp) and as a merge base."""
-        info.stamp, info.stat = stamp(text), stat_key(file)
-        info.base = {o.id: object_key(o) for o in objects}
-        info.base_state = state
+    def _sync(self, info: _ImageInfo, text: bytes | None, file: Path) -> None:
+        """Remember the file as it is now on disk (stamp, stat) and as the merge base."""
+        info.stamp, info.stat, info.base_text = stamp(text), stat_key(file), text
 
     def _check_size(self, record: ImageRecord, loaded: ImageRecord) -> None:
         """The image file's header wins over the annotation file's width/height."""
@@ -493,7 +483,7 @@ class ProjectStore(SharedFolderMixin):
             else:
                 record.objects = []
                 info.object_count, info.unreadable, info.damage = 0, None, []
-                self._sync(info, None, file, [], record.state)
+                self._sync(info, None, file)
             info.loaded = info.unreadable is None
         if not (record.width and record.height):
             self._fill_size(record)
@@ -538,15 +528,15 @@ class ProjectStore(SharedFolderMixin):
             # Objects on disk only ever name classes that are in the project file on disk:
             # another annotator may take the same new class id meanwhile (then ours moves).
             self.save_project()
-        record_to_yaml(record)  # objects that cannot be written fail before any lock/file
+        text = record_to_yaml(record)  # objects that cannot be written fail before any file
         file.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(self._lock_path(file)):
             disk = read_or_none(file)
             if stamp(disk) != info.stamp and disk is not None and not info.overwrite_ok:
                 self._merge_image(record, info, file, disk)
-            text = record_to_yaml(record)
+                text = record_to_yaml(record)
             atomic_write_text(file, text)
-            self._sync(info, text.encode("utf-8"), file, record.objects, record.state)
+            self._sync(info, text.encode("utf-8"), file)
         info.loaded, info.unreadable, info.object_count = True, None, len(record.objects)
         info.damage, info.overwrite_ok = [], False
         line = self._index_entry(record)

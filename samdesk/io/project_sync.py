@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from samdesk.core.document import ImageRecord
+from samdesk.core.document import ImageRecord, ReviewState
 from samdesk.io.merge import merge_classes, merge_objects, merge_settings, object_key, three_way
 from samdesk.io.project_format import (
     ProjectFileError,
@@ -99,6 +99,17 @@ class SharedFolderMixin:
             except (ProjectFileError, OSError) as exc:
                 self.warnings.append(f"could not read the project file again: {exc}")
 
+    def _base_objects(self, info: Any, file: Path) -> tuple[dict[str, str], ReviewState]:
+        """The merge base: object id → ``object_key`` and the state, of the file as this
+        process last read or wrote it (empty when there was no file)."""
+        if info.base_text is None:
+            return {}, ReviewState.NEW
+        try:
+            record, _ = read_annotations(info.base_text, file, "")
+        except ProjectFileError:
+            return {}, ReviewState.NEW
+        return {o.id: object_key(o) for o in record.objects}, record.state
+
     def _lock_path(self, file: Path) -> Path:
         return self.root / ".samdesk" / LOCKS_DIR / f"{file.name}.lock"
 
@@ -118,8 +129,9 @@ class SharedFolderMixin:
             # Never write over what another writer left and we cannot read whole.
             info.damage = damage
             raise DamagedAnnotationsError(record.path, "; ".join(damage))
+        base, base_state = self._base_objects(info, file)
         merged = merge_objects(
-            info.base, info.base_state, record.objects, record.state, theirs.objects, theirs.state
+            base, base_state, record.objects, record.state, theirs.objects, theirs.state
         )
         record.objects[:] = merged.objects
         record.state = merged.state
@@ -154,9 +166,12 @@ class SharedFolderMixin:
             info = self._info[record.path]
             if not info.loaded:
                 continue
+            if not any(o.class_id in remap for o in record.objects):
+                continue
+            base, _ = self._base_objects(info, self.annotation_path(record.path))
             record.objects[:] = [
                 replace(o, class_id=remap[o.class_id])
-                if o.class_id in remap and info.base.get(o.id) != object_key(o)
+                if o.class_id in remap and base.get(o.id) != object_key(o)
                 else o
                 for o in record.objects
             ]
