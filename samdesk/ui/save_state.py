@@ -275,7 +275,7 @@ class SaveGuard(QObject):
             return True
         if store.read_only:
             self._refresh()
-            return not self.unsaved_paths()
+            return not self.unsaved_paths() and not self.failures
         ok = all([self.save_image(path) for path in self.unsaved_paths()])
         ok = self.save_project() and ok
         self._refresh()
@@ -312,7 +312,7 @@ class SaveGuard(QObject):
                 return True
             ok = self.save_all() if self.unsaved_paths() or self.failures else True
             unsaved = self.unsaved_paths()
-            if ok and not unsaved:
+            if ok and not unsaved and not self.failures:
                 return True
             reasons = [f"{path}: {self.failures.get(path, 'not saved')}" for path in unsaved[:8]]
             if PROJECT_FILE in self.failures:
