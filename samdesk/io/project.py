@@ -342,7 +342,8 @@ class ProjectStore(SharedFolderMixin):
 
     def unreadable(self, index_or_path: int | str) -> str | None:
         """What is wrong with the image's annotation file (damaged, unreadable), or None."""
-        info = self._info[self.record(index_or_path).path]
+        path = index_or_path if isinstance(index_or_path, str) else None
+        info = self._info[path if path in self._info else self.record(index_or_path).path]
         if info.unreadable is not None:
             return info.unreadable
         return "; ".join(info.damage) if info.damage else None

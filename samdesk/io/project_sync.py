@@ -69,15 +69,17 @@ class SharedFolderMixin:
         """Images whose annotation file another writer changed since this process read or
         wrote it (for the image list's "changed elsewhere" mark; reload them with
         ``load_image_annotations(path, reload=True)``). Cheap: a stat per known file."""
-        return [path for path in self._info if self.changed_elsewhere(path)]
+        return [path for path, info in self._info.items() if self._changed(path, info)]
 
     def changed_elsewhere(self, index_or_path: int | str) -> bool:
         """True if another writer changed this image's annotation file since we synced."""
-        record = self.record(index_or_path)
-        info = self._info[record.path]
+        path = self.record(index_or_path).path
+        return self._changed(path, self._info[path])
+
+    def _changed(self, path: str, info: Any) -> bool:
         if not info.loaded:
             return False  # nothing shown from it yet: it is read fresh when loaded
-        file = self.annotation_path(record.path)
+        file = self.annotation_path(path)
         now = stat_key(file)
         if now == info.stat:
             return False

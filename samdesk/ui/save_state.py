@@ -123,6 +123,7 @@ class SaveGuard(QObject):
             and record.path not in self.unsaved_paths()
         ):
             self.window.controller.show_image(row)
+        self._refresh()
 
     # ----- banner ----------------------------------------------------------------------------
     def _build_banner(self) -> None:
@@ -166,7 +167,23 @@ class SaveGuard(QObject):
                 )
         return "\n".join(lines)
 
+    def _marks(self) -> dict[str, str]:
+        store = self.window.controller.store
+        if store is None:
+            return {}
+        marks = {
+            path: f"damaged annotation file: {text}"
+            for path, text in store.damaged_images().items()
+        }
+        for path in store.changed_on_disk():
+            marks.setdefault(path, "changed by another annotator (shown again when opened)")
+        for path, reason in self.failures.items():
+            if path != PROJECT_FILE:
+                marks[path] = f"not saved: {reason}"
+        return marks
+
     def _refresh(self) -> None:
+        self.window.image_list.model.set_marks(self._marks())
         text = self.banner_text()
         self.label.setText(text)
         self.retry_button.setVisible(bool(self.failures))

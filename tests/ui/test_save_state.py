@@ -10,6 +10,7 @@ import errno
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 import samdesk.io.project as project_module
 from samdesk.core.document import AnnotationObject, LabelClass, PolygonPart, Region
@@ -121,6 +122,9 @@ def test_damaged_file_is_shown_and_replaced_only_with_consent(qtbot, project):
         guard = w.workflow.save_guard
         assert [o.id for o in w.annotator.record.objects] == ["kept"]
         assert "img0.png is damaged" in guard.label.text() and guard.banner.isVisible()
+        model = w.image_list.model
+        assert "⚠" in model.data(model.index(0)) and "⚠" not in model.data(model.index(1))
+        assert "damaged" in model.data(model.index(0), Qt.ItemDataRole.ToolTipRole)
         answers = iter([False, True])
         asked: list[str] = []
         guard.ask_overwrite = lambda path, problem: asked.append(problem) or next(answers)
