@@ -212,7 +212,9 @@ class ProjectStore(SharedFolderMixin):
         Raises ProjectFileError (with line and column) if the project file itself is
         broken; broken annotation files only produce ``warnings``. ``read_only`` writes
         nothing, not even the index cache (for the bundled sample project, previews);
-        saving then raises PermissionError.
+        saving then raises PermissionError. A project in a folder this process may not
+        write is opened read-only by itself, ``read_only_reason`` saying why in words
+        ("The folder … is read-only").
         """
         path = cls.find_project_file(path)
         text = read_file_bytes(path)
