@@ -144,6 +144,8 @@ def test_non_finite_or_huge_coordinates_are_dropped_with_a_reason(
     assert report is not None
     exported = json.loads((store.root / "out.json").read_text())
     assert len([a for a in exported["annotations"] if a["image_id"] is not None]) >= 2
+    # The export's report (CLI, dialog) lists the store's warnings: the damage is in it.
+    assert any("a.png are damaged" in w for w in again.warnings)
 
 
 def test_geometry_entering_the_document_is_checked() -> None:
