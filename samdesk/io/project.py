@@ -125,6 +125,7 @@ class ProjectStore(SharedFolderMixin):
         self._project_stat: tuple[int, int, int] | None = None
         self._base = self._snapshot()  # the project file's content at last sync, for merges
         self.merge_notes: list[str] = []  # what merges with other writers could not settle
+        self.merged_images: list[str] = []  # each save that took in another writer's objects
 
     def _snapshot(self) -> tuple[str, list[LabelClass], dict, list[str]]:
         p = self.project

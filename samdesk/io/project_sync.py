@@ -60,6 +60,7 @@ class SharedFolderMixin:
     read_only: bool
     warnings: list[str]
     merge_notes: list[str]
+    merged_images: list[str]
     _info: dict[str, Any]
     _base: tuple[str, list, dict, list[str]]
     _project_stamp: str | None
@@ -137,6 +138,7 @@ class SharedFolderMixin:
         )
         record.objects[:] = merged.objects
         record.state = merged.state
+        self.merged_images.append(record.path)
         self._learn_classes(record)
         for note in merged.notes:
             self.merge_notes.append(f"{record.path}: {note}")

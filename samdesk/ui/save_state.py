@@ -244,6 +244,25 @@ class SaveGuard(QObject):
             path = store.project.images[row].path
             if self.failures.pop(path, None) is not None:
                 self._refresh()
+        self._show_merges()
+
+    def _show_merges(self) -> None:
+        """A save took in another annotator's objects: show them, and say what needed a
+        decision (both versions of an object kept…) in the log."""
+        store = self.window.controller.store
+        if store is None:
+            return
+        a = self.window.annotator
+        merged, store.merged_images[:] = list(store.merged_images), []
+        for path in dict.fromkeys(merged):
+            record = store.record(path)
+            if record is a.record:
+                a.document_changed.emit(record)  # canvas and objects panel redraw
+            row = store.project.image_index(path)
+            self.window.image_list.model.update_row(row, store.object_count(row))
+        notes, store.merge_notes[:] = list(store.merge_notes), []
+        for note in notes:
+            self.window.report_error(f"Merged with another annotator's save: {note}")
 
     def record_failure(self, path: str, reason: str) -> None:
         """Note that ``path`` (an image, or PROJECT_FILE) is not saved, and why."""
@@ -275,6 +294,7 @@ class SaveGuard(QObject):
             stack.setClean()
         self.failures.pop(path, None)
         self._refresh()
+        self._show_merges()
         return True
 
     def unsaved_paths(self) -> list[str]:

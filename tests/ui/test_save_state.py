@@ -162,3 +162,11 @@ def test_another_annotators_saves_show_up(qtbot, manual_window, project):
     # The next local edit merges, and the file holds everyone's objects.
     add_polygon(w.annotator, [(150, 20), (190, 20), (190, 60)], class_id=1)
     assert len(ProjectStore.open(project).load_image_annotations(0).objects) == 3
+    # They save again while we keep working: our next save takes it in and shows it.
+    theirs = other.load_image_annotations(0, reload=True)
+    theirs.add_object(AnnotationObject(4, Region((PolygonPart(SQUARE),)), id="their-2"))
+    other.save_image(theirs)
+    add_polygon(w.annotator, [(220, 20), (260, 20), (260, 60)], class_id=1)
+    shown = {o.id for o in w.canvas._objects}
+    assert "their-2" in shown and len(shown) == 5
+    assert len(ProjectStore.open(project).load_image_annotations(0).objects) == 5
