@@ -188,7 +188,12 @@ class SaveGuard(QObject):
         self.label.setText(text)
         self.retry_button.setVisible(bool(self.failures))
         self.banner.setVisible(bool(text))
-        title = self.window.windowTitle().removesuffix(" — NOT SAVED")
+        title = self.window.windowTitle()
+        for suffix in (" — NOT SAVED", " — READ-ONLY"):
+            title = title.removesuffix(suffix)
+        store = self.window.controller.store
+        if store is not None and store.read_only:
+            title += " — READ-ONLY"
         self.window.setWindowTitle(title + (" — NOT SAVED" if self.failures else ""))
         self.changed.emit()
 

@@ -92,6 +92,7 @@ def test_read_only_project_is_view_only(qtbot, project, monkeypatch):
         guard = w.workflow.save_guard
         assert guard.banner.isVisible()
         assert f"Read-only: The folder {project} is read-only" in guard.label.text()
+        assert w.windowTitle().endswith("READ-ONLY")
         messages: list[str] = []
         w.annotator.message.connect(messages.append)
         for x, y in SQUARE:
@@ -170,3 +171,19 @@ def test_another_annotators_saves_show_up(qtbot, manual_window, project):
     shown = {o.id for o in w.canvas._objects}
     assert "their-2" in shown and len(shown) == 5
     assert len(ProjectStore.open(project).load_image_annotations(0).objects) == 5
+
+
+def test_an_object_that_cannot_be_written_is_reported(qtbot, manual_window, project, monkeypatch):
+    w = manual_window
+
+    def refuse(record):
+        raise ValueError("polygon coordinates must be finite")
+
+    monkeypatch.setattr(project_module, "record_to_yaml", refuse)
+    add_polygon(w.annotator, SQUARE, class_id=1)
+    text = w.workflow.save_guard.label.text()
+    assert "An object could not be written: polygon coordinates must be finite" in text
+    assert len(w.annotator.record.objects) == 1 and _saved_objects(project) == 0
+    monkeypatch.undo()
+    w.workflow.actions["save"].trigger()
+    assert _saved_objects(project) == 1 and not w.workflow.save_guard.banner.isVisible()
