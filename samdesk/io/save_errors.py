@@ -7,8 +7,10 @@ state (``samdesk.ui.save_state``).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import secrets
 from pathlib import Path
 
 from samdesk.io.locking import LockTimeout
@@ -28,19 +30,34 @@ class DamagedAnnotationsError(Exception):
         )
 
 
+def probe_write(folder: Path) -> None:
+    """Create and delete a tiny file of our own in ``folder``; OSError if that fails."""
+    probe = folder / f".samdesk-write-test-{secrets.token_hex(4)}"
+    fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        probe.unlink()
+
+
 def write_problem(project_file: Path) -> str | None:
     """Why samdesk cannot save into this project, in words, or None if it can.
 
-    ``os.access`` asks the file system with the real permissions (read-only mounts,
-    folders shared read-only); a root process passes it everywhere, and a save that fails
-    anyway is reported when it happens (``describe_save_error``).
+    ``os.access`` answers from the permission bits, which network shares (SMB, NFS with
+    ACLs) do not always tell truthfully; when it says "no", one real write of a probe
+    file (ours, deleted at once) decides, so a writable share never opens view-only. A
+    root process passes both everywhere; a save that fails anyway is reported when it
+    happens (``describe_save_error``).
     """
     folder = project_file.parent
     data = folder / ".samdesk"
-    if not os.access(folder, os.W_OK) or not os.access(project_file, os.W_OK):
-        return f"The folder {folder} is read-only"
-    if data.exists() and not os.access(data, os.W_OK):
-        return f"The folder {data} is read-only"
+    target = data if data.is_dir() else folder
+    if os.access(folder, os.W_OK) and os.access(target, os.W_OK):
+        return None
+    try:
+        probe_write(target)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return f"The folder {folder} is read-only"  # the project's, as the user knows it
     return None
 
 

@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import samdesk.io.project as project_module
+import samdesk.io.save_errors as save_errors
 from samdesk.core.document import (
     AnnotationObject,
     ImageRecord,
@@ -255,14 +257,29 @@ def test_failed_save_reasons_are_in_words(store: ProjectStore) -> None:
 def test_read_only_folder_opens_view_only(
     store: ProjectStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import samdesk.io.project as project_module
-
     # Tests run as root, where chmod does not stop writes: the file system's answer is
     # simulated where the store asks it.
     monkeypatch.setattr(project_module.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(save_errors, "probe_write", _refuse_write)
     again = ProjectStore.open(store.root)
     assert again.read_only and again.read_only_reason == f"The folder {store.root} is read-only"
     record = again.load_image_annotations("a.png")
     with pytest.raises(PermissionError) as info:
         again.save_image(record)
     assert describe_save_error(info.value, again.root) == f"The folder {store.root} is read-only"
+
+
+def _refuse_write(folder: Path) -> None:
+    raise PermissionError(errno.EACCES, "Permission denied", str(folder / "probe"))
+
+
+def test_a_share_that_misreports_permissions_still_saves(
+    store: ProjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SMB/NFS-with-ACL folders can answer "no" to os.access and still take writes: a real
+    # probe write decides, and leaves nothing behind.
+    monkeypatch.setattr(project_module.os, "access", lambda path, mode: False)
+    before = sorted(p.name for p in store.root.rglob("*"))
+    again = ProjectStore.open(store.root)
+    assert not again.read_only and again.read_only_reason is None
+    assert sorted(p.name for p in store.root.rglob("*")) == before

@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 import samdesk.io.project as project_module
+import samdesk.io.save_errors as save_errors
 from samdesk.core.document import AnnotationObject, LabelClass, PolygonPart, Region
 from samdesk.io.project import ProjectStore
 from tests.ui.conftest import _close, _open_window
@@ -86,6 +87,7 @@ def test_quitting_with_unsaved_work_asks(qtbot, manual_window, project, monkeypa
 
 def test_read_only_project_is_view_only(qtbot, project, monkeypatch):
     monkeypatch.setattr(project_module.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(save_errors, "probe_write", _refuse_write)
     before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
     w = _open_window(qtbot, project, None)
     try:
@@ -187,3 +189,7 @@ def test_an_object_that_cannot_be_written_is_reported(qtbot, manual_window, proj
     monkeypatch.undo()
     w.workflow.actions["save"].trigger()
     assert _saved_objects(project) == 1 and not w.workflow.save_guard.banner.isVisible()
+
+
+def _refuse_write(folder: Path) -> None:
+    raise PermissionError(errno.EACCES, "Permission denied", str(folder / "probe"))
