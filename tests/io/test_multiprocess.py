@@ -3,7 +3,8 @@
 Each process keeps one ``ProjectStore`` open for the whole run, like a samdesk window:
 every round it adds a class of its own, saves the project file, then adds objects of
 that class to an image every process edits, to one image a few processes share and to
-an image of its own, and saves each. Nothing may be lost or relabelled.
+an image of its own, and saves each; now and then it changes one of its objects and
+deletes another. Nothing may be lost, relabelled or brought back.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ def _annotator(root: str, worker: int, start: multiprocessing.synchronize.Event)
             record.replace_object(
                 AnnotationObject(old.class_id, old.region, old.source, old.id, old.prompt, True)
             )
+            # and delete an older one: other processes hold it in memory, it must not return
+            record.remove_object(f"w{worker}-r{round_ - 3}-shared.png")
             store.save_image(record)
+    # How often another process's save had to be merged: the test really interleaved.
+    Path(root, f"merges-{worker}.txt").write_text(str(len(store.merged_images)))
 
 
 @pytest.mark.skipif(os.name != "posix", reason="fork start keeps the test fast")
@@ -75,6 +80,8 @@ def test_processes_saving_one_project_lose_nothing(tmp_path: Path) -> None:
         process.join(timeout=120)
     assert [p.exitcode for p in workers] == [0] * WORKERS
 
+    merges = sum(int((root / f"merges-{w}.txt").read_text()) for w in range(WORKERS))
+    assert merges > 0, "no save met another process's change: nothing was tested"
     store = ProjectStore.open(root)
     assert store.warnings == [] and store.damaged_images() == {}
     classes = store.project.classes
@@ -101,9 +108,13 @@ def test_processes_saving_one_project_lose_nothing(tmp_path: Path) -> None:
         for r in range(ROUNDS)
         for image in ("shared.png", f"pair{(w + r) % 2}.png", f"own{w}.png")
     }
-    assert set(found) == wanted  # every object of every process, nothing extra
+    deleted = {
+        f"w{w}-r{r - 3}-shared.png" for w in range(WORKERS) for r in range(ROUNDS) if r % 4 == 3
+    }
+    assert set(found) == wanted - deleted  # every object of every process, nothing extra
     for w in range(WORKERS):
         for r in range(ROUNDS):
-            changed = r % 4 == 2  # the object hidden in round r + 1
-            assert found[f"w{w}-r{r}-shared.png"].hidden == changed
+            key = f"w{w}-r{r}-shared.png"
+            if key not in deleted:
+                assert found[key].hidden == (r % 4 == 2)  # hidden in round r + 1
     assert not list((root / ".samdesk" / "locks").glob("*.lock"))  # every lock released
