@@ -127,8 +127,10 @@ class ProjectStore(SharedFolderMixin):
         self.merge_notes: list[str] = []  # what merges with other writers could not settle
         self.merged_images: list[str] = []  # each save that took in another writer's objects
 
-    def _snapshot(self) -> tuple[str, list[LabelClass], dict, list[str]]:
-        p = self.project
+    def _snapshot(self, project: Project | None = None) -> tuple[str, list, dict, list[str]]:
+        """(name, classes, settings, image paths) of ``project`` (default: ours), copied:
+        the merge base of the project file."""
+        p = self.project if project is None else project
         return (
             p.name,
             [replace(c) for c in p.classes],

@@ -154,8 +154,11 @@ class SharedFolderMixin:
         if remap and not self.read_only:
             self.save_project()  # our new classes moved: the file says so at once
             return remap
+        # The new base is the file as it is on disk (theirs), not our merged project: our
+        # own unsaved changes must still count as ours at the next save.
+        theirs = project_from_data(load_yaml_bytes(disk, self.path, "project")[0], self.path)
         self._project_stamp, self._project_stat = stamp(disk), stat_key(self.path)
-        self._base = self._snapshot()
+        self._base = self._snapshot(theirs)
         return remap
 
     def _relabel_unsaved(self, remap: dict[int, int]) -> None:

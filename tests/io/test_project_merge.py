@@ -130,3 +130,14 @@ def test_a_crashed_writers_lock_is_broken(tmp_path: Path) -> None:
     with file_lock(lock, wait=1, stale=30):
         assert lock.exists()
     assert not lock.exists()
+
+
+def test_reloading_keeps_our_unsaved_class_edit(pair: tuple[ProjectStore, ProjectStore]) -> None:
+    anna, ben = pair
+    anna.project.classes[0].name = "street"  # renamed, not saved yet (say the disk was full)
+    ben.project.classes.append(LabelClass(2, "tree", "#0000ff"))
+    ben.save_project()
+    anna.reload_project()  # takes ben's class
+    assert [c.name for c in anna.project.classes] == ["street", "tree"]
+    anna.save_project()  # the rename is still anna's change: it is written
+    assert [c.name for c in ProjectStore.open(anna.root).project.classes] == ["street", "tree"]
