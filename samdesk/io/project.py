@@ -392,6 +392,10 @@ class ProjectStore(SharedFolderMixin):
                 backup, n = backup.with_name(f"{backup.name}-{n}"), n + 1
             shutil.copy2(file, backup)
             self.warnings.append(f"the damaged annotations of {record.path} copied to {backup}")
+        # The consent is for the file as it is now: if another writer replaces it before
+        # our save, that version is merged (or refused again), not overwritten.
+        data = read_or_none(file)
+        info.stamp, info.base_text = stamp(data), data
         info.overwrite_ok = True
         return backup
 
@@ -538,7 +542,7 @@ class ProjectStore(SharedFolderMixin):
         file.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(self._lock_path(file)):
             disk = read_or_none(file)
-            if stamp(disk) != info.stamp and disk is not None and not info.overwrite_ok:
+            if stamp(disk) != info.stamp and disk is not None:
                 self._merge_image(record, info, file, disk)
                 text = record_to_yaml(record)
             atomic_write_text(file, text)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from samdesk.core.document import AnnotationObject, LabelClass, PolygonPart, Region, ReviewState
 from samdesk.io.locking import LockTimeout, file_lock
-from samdesk.io.project import ProjectStore
+from samdesk.io.project import DamagedAnnotationsError, ProjectStore
 
 
 def _square(x: float) -> Region:
@@ -141,3 +141,26 @@ def test_reloading_keeps_our_unsaved_class_edit(pair: tuple[ProjectStore, Projec
     assert [c.name for c in anna.project.classes] == ["street", "tree"]
     anna.save_project()  # the rename is still anna's change: it is written
     assert [c.name for c in ProjectStore.open(anna.root).project.classes] == ["street", "tree"]
+
+
+def test_a_damaged_file_left_by_another_writer_is_not_overwritten_unasked(
+    pair: tuple[ProjectStore, ProjectStore],
+) -> None:
+    anna, ben = pair
+    record = anna.load_image_annotations("a.png")
+    theirs = ben.load_image_annotations("a.png")
+    theirs.add_object(AnnotationObject(1, _square(1), id="b1"))
+    ben.save_image(theirs)
+    file = anna.annotation_path("a.png")
+    cut = file.read_text()[:-20]  # their copy arrives cut short (a sync tool)
+    file.write_text(cut)
+    record.add_object(AnnotationObject(1, _square(10), id="a1"))
+    with pytest.raises(DamagedAnnotationsError):
+        anna.save_image(record)
+    assert file.read_text() == cut and "a.png" in anna.damaged_images()
+    backup = anna.allow_overwrite("a.png")  # the user agrees: a copy first
+    anna.save_image(record)
+    assert backup is not None and backup.read_text() == cut
+    assert [o.id for o in ProjectStore.open(anna.root).load_image_annotations("a.png").objects] == [
+        "a1"
+    ]
