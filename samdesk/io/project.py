@@ -267,6 +267,8 @@ class ProjectStore(SharedFolderMixin):
             width, height, count = int(entry["width"]), int(entry["height"]), int(entry["objects"])
         except (KeyError, TypeError, ValueError):
             return False
+        if not (0 <= width <= MAX_IMAGE_SIDE and 0 <= height <= MAX_IMAGE_SIDE):
+            return False  # not a size samdesk wrote: read the file's header instead
         record.state, record.width, record.height = state, width, height
         self._info[record.path].object_count = count
         return True
