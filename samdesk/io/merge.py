@@ -43,6 +43,9 @@ def three_way(base: Any, ours: Any, theirs: Any) -> Any:
 
 @dataclass
 class ObjectMerge:
+    """One image merged: its objects (ours in our order, then theirs new), its state, and
+    sentences about what needed a decision."""
+
     objects: list[AnnotationObject]
     state: ReviewState
     notes: list[str] = field(default_factory=list)
@@ -108,6 +111,8 @@ def _class_key(c: LabelClass) -> tuple[str, str, int | None]:
 
 @dataclass
 class ClassMerge:
+    """The class lists merged (new LabelClass instances), our moved ids, and notes."""
+
     classes: list[LabelClass]
     remap: dict[int, int]
     """Our class ids that had to change (another annotator took the id): old → new."""
