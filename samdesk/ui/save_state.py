@@ -86,7 +86,7 @@ class SaveGuard(QObject):
         window.controller.image_shown.connect(lambda *_: self._refresh())
         window.controller.reloaded.connect(self._on_reloaded)
         panel.project_save_failed.connect(
-            lambda exc: self.record_failure(PROJECT_FILE, self._reason(exc))
+            lambda exc: self.record_failure(PROJECT_FILE, self.reason(exc))
         )
         panel.classes_remapped.connect(self._on_classes_remapped)
         self._panel = panel
@@ -219,7 +219,7 @@ class SaveGuard(QObject):
         self._declined.clear()
         self._refresh()
 
-    def _reason(self, exc: BaseException) -> str:
+    def reason(self, exc: BaseException) -> str:
         from samdesk.io.project import describe_save_error
 
         store = self.window.controller.store
@@ -234,14 +234,14 @@ class SaveGuard(QObject):
                 try:
                     store.allow_overwrite(path)
                 except OSError as error:
-                    self.record_failure(path, self._reason(error))
+                    self.record_failure(path, self.reason(error))
                     return
                 self.save_image(path)
                 return
             self._declined.add(path)
             self.record_failure(path, "its damaged annotation file was kept (not replaced)")
             return
-        self.record_failure(path, self._reason(exc))
+        self.record_failure(path, self.reason(exc))
 
     def _on_saved(self, row: int, _count: int) -> None:
         store = self.window.controller.store
@@ -292,7 +292,7 @@ class SaveGuard(QObject):
             self._on_save_failed(path, exc)
             return path not in self.failures
         except Exception as exc:  # reported in words; the edits stay in memory
-            self.record_failure(path, self._reason(exc))
+            self.record_failure(path, self.reason(exc))
             return False
         stack = self._stack(path)
         if stack is not None:
@@ -341,7 +341,7 @@ class SaveGuard(QObject):
         try:
             self.window.controller.store.save_project()
         except Exception as exc:
-            self.record_failure(PROJECT_FILE, self._reason(exc))
+            self.record_failure(PROJECT_FILE, self.reason(exc))
             return False
         if self.failures.pop(PROJECT_FILE, None) is not None:
             self._refresh()

@@ -337,7 +337,8 @@ class Workflow(QObject):
                             store.save_image(record)
                             stack.setClean()
                         except Exception as exc:
-                            w.report_error(f"Could not save {record.path}: {exc}")
+                            reason = self.save_guard.reason(exc)
+                            w.report_error(f"Could not save {record.path}: {reason}")
         for dialog in self.dialogs:
             dialog.shutdown()
         self.dialogs.clear()
@@ -349,8 +350,9 @@ class Workflow(QObject):
         store = w.controller.store
         try:
             store.set_state(row, state)
-        except Exception as exc:
-            w.report_error(f"Could not save the state of {store.project.images[row].path}: {exc}")
+        except Exception as exc:  # the state stays in memory; the banner offers Retry
+            path = store.project.images[row].path
+            self.save_guard.record_failure(path, self.save_guard.reason(exc))
             return
         w.image_list.model.update_row(row, store.object_count(row))
 

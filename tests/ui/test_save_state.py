@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 
 import samdesk.io.project as project_module
 import samdesk.io.save_errors as save_errors
-from samdesk.core.document import AnnotationObject, LabelClass, PolygonPart, Region
+from samdesk.core.document import AnnotationObject, LabelClass, PolygonPart, Region, ReviewState
 from samdesk.io.project import ProjectStore
 from tests.ui.conftest import _close, _open_window
 from tests.ui.workflow_support import SMALL, SQUARE, add_polygon
@@ -193,3 +193,21 @@ def test_an_object_that_cannot_be_written_is_reported(qtbot, manual_window, proj
 
 def _refuse_write(folder: Path) -> None:
     raise PermissionError(errno.EACCES, "Permission denied", str(folder / "probe"))
+
+
+def test_a_review_state_that_could_not_be_saved_is_not_lost(
+    qtbot, manual_window, project, monkeypatch
+):
+    w = manual_window
+    guard = w.workflow.save_guard
+    _disk_full(monkeypatch)
+    w.workflow.set_state(0, ReviewState.DONE)
+    assert "The disk is full" in guard.label.text() and guard.banner.isVisible()
+    asked: list[str] = []
+    guard.ask_unsaved = lambda text: asked.append(text) or "cancel"
+    w.close()
+    assert w.isVisible() and "img0.png" in asked[0]  # quitting asks
+    monkeypatch.undo()
+    guard.retry_button.click()
+    assert ProjectStore.open(project).record(0).state is ReviewState.DONE
+    assert not guard.banner.isVisible()
