@@ -220,6 +220,7 @@ class SaveGuard(QObject):
         self._refresh()
 
     def reason(self, exc: BaseException) -> str:
+        """Why a save failed, in words (``describe_save_error`` for this project)."""
         from samdesk.io.project import describe_save_error
 
         store = self.window.controller.store
