@@ -288,8 +288,13 @@ class Annotator(BrushStrokesMixin, QObject):
                 self._finish_draft()
             if old is not None:
                 new = replace(
-                    old, class_id=draft.class_id, region=region, prompt=prompt or old.prompt
+                    old,
+                    class_id=draft.class_id,
+                    region=region,
+                    prompt=prompt or old.prompt,
+                    source=draft.state.source,  # true to how the new geometry was made
                 )
+                self.message.emit(f"Refined {self.describe(old)}")
                 return ReplaceObjectCommand(record, new, self._changed, "Refine object")
             obj = AnnotationObject(draft.class_id, region, draft.state.source, prompt=prompt)
             return AddObjectCommand(record, obj, self._changed)
@@ -340,6 +345,8 @@ class Annotator(BrushStrokesMixin, QObject):
             self.message.emit("Accept cancelled")
             self.draft_changed.emit()
         elif self.draft is not None or self.hover is not None:
+            if self.refine_target is not None:
+                self.message.emit(f"Refining cancelled: {self.describe(self.refine_target)} kept")
             self.draft = None
             self.hover = None
             self._pending = None
@@ -376,21 +383,52 @@ class Annotator(BrushStrokesMixin, QObject):
 
     # ----- SAM prompts -----------------------------------------------------------------------
     def _new_draft(self) -> Draft:
-        """A draft for the next prompt: refining the selected object, or a new object."""
+        """The draft the next prompt goes to: the one being built, or a new object.
+
+        A selected object is never refined by a plain click: refining is the explicit
+        mode of :meth:`start_refine`; a click with an object selected starts a new object.
+        """
         if self.draft is not None:
             return self.draft
-        obj = self.selected_object()
-        if obj is not None:
-            draft = Draft(obj.class_id, obj.id)
-            crop = region_crop(obj.region)
-            draft.update(
-                mask=crop, logits=low_res_logits(crop, self.image_size()), source=obj.source
-            )
-        else:
-            draft = Draft(self.class_id if self.class_id is not None else 0)
+        self.select(None)
+        draft = Draft(self.class_id if self.class_id is not None else 0)
         self.draft = draft
         self.hover = None
         return draft
+
+    @property
+    def refine_target(self) -> str | None:
+        """The id of the object being refined (the explicit refine mode), or None."""
+        return self.draft.target_id if self.draft is not None else None
+
+    def start_refine(self) -> bool:
+        """Refine the selected object: its mask becomes the draft (SAM's first mask prompt)
+        and clicks add points to it; Enter replaces its geometry, Escape leaves it as it is."""
+        obj = self.selected_object()
+        if self.record is None or self._frozen():
+            return False
+        if self.refine_target is not None:
+            return True
+        if obj is None:
+            self.message.emit("Select an object first (Select tool, V), then refine it")
+            return False
+        if self.draft is not None and not self.draft.is_empty:
+            self.message.emit("Accept or discard the object being built first")
+            return False
+        draft = Draft(obj.class_id, obj.id)
+        crop = region_crop(obj.region)
+        logits = low_res_logits(crop, self.image_size()) if self.sam_available else None
+        draft.update(mask=crop, logits=logits, source=obj.source)
+        self.draft, self.hover = draft, None
+        self.message.emit(f"Refining {self.describe(obj)} — click to add points; Esc cancels")
+        self.draft_changed.emit()
+        return True
+
+    def describe(self, obj: AnnotationObject | str | None) -> str:
+        """``obj`` as the user sees it: "truck.jpg #2 (dog)" (see ``samdesk.ui.naming``)."""
+        from samdesk.ui.naming import object_label
+
+        return object_label(self.record, obj, self.classes)
 
     def add_point(self, x: float, y: float, positive: bool) -> None:
         """A click of a SAM tool: a point of the object being built."""
@@ -416,8 +454,8 @@ class Annotator(BrushStrokesMixin, QObject):
         """Feed the draft's (edited) mask back to SAM as its mask prompt, with its prompts."""
         if not self.sam_available or self.record is None or self._frozen():
             return
-        if self.draft is None and self.selected_object() is None:
-            return
+        if self.draft is None and not self.start_refine():
+            return  # R on a selected object: the explicit refine mode, visibly
         draft = self._new_draft()
         if draft.mask.is_empty:
             return
@@ -452,7 +490,7 @@ class Annotator(BrushStrokesMixin, QObject):
 
     def hover_at(self, x: float, y: float) -> None:
         """Live preview: the mask a click at (x, y) would give, before the first click."""
-        if self.draft is not None or not self.engine.is_ready() or self.selected_id is not None:
+        if self.draft is not None or not self.engine.is_ready():
             return
         if self._pending is not None:
             self._hover_next = (x, y)  # sent when the answer in flight is back
@@ -497,7 +535,7 @@ class Annotator(BrushStrokesMixin, QObject):
 
     def _show_candidate(self, draft: Draft) -> None:
         c = draft.candidates[draft.candidate_index]
-        draft.update(mask=c.mask, logits=c.logits, score=c.score)
+        draft.update(mask=c.mask, logits=c.logits, score=c.score, source=ObjectSource.SAM)
         self.message.emit(
             f"Candidate {draft.candidate_index + 1}/{len(draft.candidates)}, "
             f"predicted IoU {c.score:.2f}"
@@ -518,8 +556,11 @@ class Annotator(BrushStrokesMixin, QObject):
             self._take_candidates(self.draft, result)
         elif self.draft is not None:
             best = result.best
-            self.draft.update(
-                mask=MaskCrop(best.mask, best.offset), logits=best.low_res_logits, score=best.score
+            self.draft.update(  # SAM made this geometry, whatever the draft started from
+                mask=MaskCrop(best.mask, best.offset),
+                logits=best.low_res_logits,
+                score=best.score,
+                source=ObjectSource.SAM,
             )
             self.draft_changed.emit()
             self.click_latency.emit((now() - self._pending_started) * 1000.0)

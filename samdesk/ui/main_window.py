@@ -27,6 +27,7 @@ from samdesk.ui.image_list import ImageListPanel
 from samdesk.ui.overlay import show_work
 from samdesk.ui.project_controller import ProjectController
 from samdesk.ui.shortcuts_dialog import ShortcutsDialog
+from samdesk.ui.tool_bar import install_tool_bar
 from samdesk.ui.tools import TOOL_CLASSES, Tool
 from samdesk.ui.workflow import install_workflow
 
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._wire()
         install_workflow(self)  # panels, dialogs, review states (samdesk.ui.workflow)
+        install_tool_bar(self)  # tool bar, active-tool indicator, refine banner
         self._update_title()
         self.resize(1400, 900)
         self._restore_layout()
