@@ -141,6 +141,16 @@ class LabelClass:
     key: int | None = None
 
 
+CLASS_KEYS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 0)
+"""The digit keys classes get, in keyboard order (the tenth class gets 0)."""
+
+
+def free_class_key(classes: list[LabelClass]) -> int | None:
+    """The first digit of 1–9, 0 no class in ``classes`` uses yet; None when all are taken."""
+    used = {c.key for c in classes}
+    return next((k for k in CLASS_KEYS if k not in used), None)
+
+
 def new_object_id() -> str:
     """A fresh, globally unique object id (hex uuid4)."""
     return uuid.uuid4().hex
