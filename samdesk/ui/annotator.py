@@ -50,6 +50,7 @@ class Annotator(BrushStrokesMixin, QObject):
     click_latency(float): milliseconds from a click to its mask being shown.
     waiting_changed(bool): whether SAM tools are waiting for the image's embedding.
     message(str): a short note for the status bar.
+    class_needed(): an object was to be accepted but the project has no class for it.
     """
 
     draft_changed = Signal()
@@ -60,6 +61,7 @@ class Annotator(BrushStrokesMixin, QObject):
     click_latency = Signal(float)
     waiting_changed = Signal(bool)
     message = Signal(str)
+    class_needed = Signal()
 
     def __init__(self, engine: EngineBridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -272,6 +274,13 @@ class Annotator(BrushStrokesMixin, QObject):
         draft, record, stack = self.draft, self.record, self.stack
         if draft is None or record is None or stack is None or self._frozen():
             return False
+        known = {c.id for c in self.classes}
+        if draft.class_id not in known:  # never an object of no class ("? (id 0)")
+            if self.class_id not in known:
+                self.message.emit("This object needs a class: name one to accept it")
+                self.class_needed.emit()
+                return False
+            draft.class_id = self.class_id
         if self._pending is not None and self._pending_kind != "hover":
             self._accept_when_ready = True
             return True

@@ -316,9 +316,11 @@ class ClassesPanel(QWidget):
         dialog.setWindowTitle("New class")
         dialog.setLabelText(label)
         dialog.setTextValue(self.free_name())
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return None
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
         name = dialog.textValue().strip()
+        dialog.deleteLater()  # not kept hidden under the panel (nor as the active window)
+        if not accepted:
+            return None
         if not name:
             self.error.emit("A class needs a name")
             return None

@@ -22,6 +22,7 @@ import samdesk
 from samdesk.ui import settings as user_settings
 from samdesk.ui.annotator import Annotator, image_key
 from samdesk.ui.canvas import CanvasView
+from samdesk.ui.class_guard import install_class_guard
 from samdesk.ui.engine_bridge import EngineBridge
 from samdesk.ui.image_list import ImageListPanel
 from samdesk.ui.overlay import show_work
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self._wire()
         install_workflow(self)  # panels, dialogs, review states (samdesk.ui.workflow)
         install_tool_bar(self)  # tool bar, active-tool indicator, refine banner
+        install_class_guard(self)  # accepting without a class asks for one
         self._update_title()
         self.resize(1400, 900)
         self._restore_layout()

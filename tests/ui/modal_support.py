@@ -40,3 +40,11 @@ def type_and_accept(text: str, labels: list[str] | None = None) -> Callable[[Any
         dialog.accept()
 
     return answer
+
+
+def back_to(qtbot: Any, window: Any) -> None:
+    """After a modal dialog: the window is active again (offscreen, Qt may leave the
+    closed dialog as the active window, and shortcuts would go nowhere)."""
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
