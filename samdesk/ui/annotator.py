@@ -30,6 +30,7 @@ from samdesk.ui.commands import (
     set_hidden,
 )
 from samdesk.ui.engine_bridge import EngineBridge, now
+from samdesk.ui.naming import new_object_label, object_label
 from samdesk.ui.strokes import BrushStrokesMixin
 from samdesk.ui.tools.draft import Draft, candidates_from, draft_prompt_record, draft_region
 from samdesk.ui.tools.masks import (
@@ -306,6 +307,7 @@ class Annotator(BrushStrokesMixin, QObject):
                 self.message.emit(f"Refined {self.describe(old)}")
                 return ReplaceObjectCommand(record, new, self._changed, "Refine object")
             obj = AnnotationObject(draft.class_id, region, draft.state.source, prompt=prompt)
+            self.message.emit(f"Added {new_object_label(record, obj, self.classes)}")
             return AddObjectCommand(record, obj, self._changed)
 
         if draft.polygon:  # a drawn polygon: nothing to trace
@@ -378,7 +380,9 @@ class Annotator(BrushStrokesMixin, QObject):
 
     def delete_selected(self) -> None:
         if self.selected_object() is not None and not self._frozen():
+            text = f"Deleted {self.describe(self.selected_id)} (Ctrl+Z brings it back)"
             self.push(RemoveObjectCommand(self.record, self.selected_id, self._changed))
+            self.message.emit(text)
 
     def toggle_selected_hidden(self) -> None:
         obj = self.selected_object()
@@ -435,8 +439,6 @@ class Annotator(BrushStrokesMixin, QObject):
 
     def describe(self, obj: AnnotationObject | str | None) -> str:
         """``obj`` as the user sees it: "truck.jpg #2 (dog)" (see ``samdesk.ui.naming``)."""
-        from samdesk.ui.naming import object_label
-
         return object_label(self.record, obj, self.classes)
 
     def add_point(self, x: float, y: float, positive: bool) -> None:

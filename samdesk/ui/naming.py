@@ -48,3 +48,11 @@ def object_label(
         sep = " " if index is not None else ", "
         return f"{image}{sep}{where} ({name})"
     return f"{image}, an object"
+
+
+def new_object_label(
+    record: ImageRecord, obj: AnnotationObject, classes: Iterable[LabelClass]
+) -> str:
+    """The label ``obj`` will have once added on top of ``record``'s objects."""
+    image = PurePosixPath(record.path).name
+    return f"{image} #{len(record.objects) + 1} ({class_name(classes, obj.class_id)})"
