@@ -32,6 +32,19 @@ REPO = Path(__file__).resolve().parents[2]
 CLASSES = ("car", "dog", "food")
 
 
+@pytest.fixture(autouse=True)
+def _forget_the_chosen_model(isolated_settings, tmp_path_factory):  # noqa: F811
+    """This test saves a checkpoint in the user settings (as a user does); QSettings' path
+    is process-wide, so later tests would start with that model. Point it at an empty
+    folder afterwards."""
+    yield
+    from PySide6.QtCore import QSettings
+
+    empty = tmp_path_factory.mktemp("settings-after-first-hour")
+    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(empty))
+
+
 def parity_checkpoint() -> Path:
     """The shared MobileSAM-format checkpoint ($SAMDESK_SHARED, else <repo>/../shared);
     a missing fixture fails the test (it is never skipped)."""
