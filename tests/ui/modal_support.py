@@ -1,7 +1,13 @@
-"""Answering a modal dialog the window opens (exec() blocks the test until it closes)."""
+"""Answering a modal dialog the window opens (exec() blocks the test until it closes).
+
+No reference to the dialog outlives the answer, and nothing here forms a reference cycle:
+a Qt widget kept alive only by a cycle is destroyed by whichever thread's garbage
+collection finds it — a worker's, which crashes Qt (seen with PySide6 6.12).
+"""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -9,23 +15,31 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 
-def answer_modal(answer: Callable[[Any], None], seen: list[Any] | None = None) -> list[Any]:
-    """Call ``answer(dialog)`` on the next modal dialog as soon as it is shown.
+class _ModalAnswer:
+    """Polls the event loop (no sleep) until a modal widget is up, then answers it once."""
 
-    Polls the event loop (no sleep) until a modal widget is up; ``seen`` collects the
-    dialogs answered, so the test can assert that one was asked at all.
-    """
-    seen = [] if seen is None else seen
+    def __init__(self, answer: Callable[[Any], None], seen: list[str]) -> None:
+        self.answer = answer
+        self.seen = seen
 
-    def poll() -> None:
+    def poll(self) -> None:
         dialog = QApplication.activeModalWidget()
         if dialog is None:
-            QTimer.singleShot(10, poll)
+            QTimer.singleShot(10, self.poll)
             return
-        seen.append(dialog)
+        self.seen.append(type(dialog).__name__)
+        answer, self.answer = self.answer, None
         answer(dialog)
 
-    QTimer.singleShot(0, poll)
+
+def answer_modal(answer: Callable[[Any], None], seen: list[str] | None = None) -> list[str]:
+    """Call ``answer(dialog)`` on the next modal dialog as soon as it is shown.
+
+    Returns a list that gets the class name of the dialog answered, so the test can assert
+    that one was asked at all.
+    """
+    seen = [] if seen is None else seen
+    QTimer.singleShot(0, _ModalAnswer(answer, seen).poll)
     return seen
 
 
@@ -44,7 +58,9 @@ def type_and_accept(text: str, labels: list[str] | None = None) -> Callable[[Any
 
 def back_to(qtbot: Any, window: Any) -> None:
     """After a modal dialog: the window is active again (offscreen, Qt may leave the
-    closed dialog as the active window, and shortcuts would go nowhere)."""
+    closed dialog as the active window, and shortcuts would go nowhere). Garbage left by
+    the dialog is collected here, on the GUI thread."""
     qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None)
+    gc.collect()
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
