@@ -30,18 +30,18 @@ from samdesk.ui.commands import (
     set_hidden,
 )
 from samdesk.ui.engine_bridge import EngineBridge, now
-from samdesk.ui.naming import new_object_label, object_label
+from samdesk.ui.naming import new_object_label
+from samdesk.ui.refining import RefineMixin
 from samdesk.ui.strokes import BrushStrokesMixin
 from samdesk.ui.tools.draft import Draft, candidates_from, draft_prompt_record, draft_region
 from samdesk.ui.tools.masks import (
     MaskCrop,
     low_res_logits,
     polygon_options,
-    region_crop,
 )
 
 
-class Annotator(BrushStrokesMixin, QObject):
+class Annotator(RefineMixin, BrushStrokesMixin, QObject):
     """Signals:
     draft_changed(): the object being built (or the hover preview) changed.
     document_changed(object): an ImageRecord's objects changed (after a command).
@@ -408,38 +408,6 @@ class Annotator(BrushStrokesMixin, QObject):
         self.draft = draft
         self.hover = None
         return draft
-
-    @property
-    def refine_target(self) -> str | None:
-        """The id of the object being refined (the explicit refine mode), or None."""
-        return self.draft.target_id if self.draft is not None else None
-
-    def start_refine(self) -> bool:
-        """Refine the selected object: its mask becomes the draft (SAM's first mask prompt)
-        and clicks add points to it; Enter replaces its geometry, Escape leaves it as it is."""
-        obj = self.selected_object()
-        if self.record is None or self._frozen():
-            return False
-        if self.refine_target is not None:
-            return True
-        if obj is None:
-            self.message.emit("Select an object first (Select tool, V), then refine it")
-            return False
-        if self.draft is not None and not self.draft.is_empty:
-            self.message.emit("Accept or discard the object being built first")
-            return False
-        draft = Draft(obj.class_id, obj.id)
-        crop = region_crop(obj.region)
-        logits = low_res_logits(crop, self.image_size()) if self.sam_available else None
-        draft.update(mask=crop, logits=logits, source=obj.source)
-        self.draft, self.hover = draft, None
-        self.message.emit(f"Refining {self.describe(obj)} — click to add points; Esc cancels")
-        self.draft_changed.emit()
-        return True
-
-    def describe(self, obj: AnnotationObject | str | None) -> str:
-        """``obj`` as the user sees it: "truck.jpg #2 (dog)" (see ``samdesk.ui.naming``)."""
-        return object_label(self.record, obj, self.classes)
 
     def add_point(self, x: float, y: float, positive: bool) -> None:
         """A click of a SAM tool: a point of the object being built."""
