@@ -11,6 +11,7 @@ model becomes usable, unless the user has picked a tool themselves.
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt
@@ -30,6 +31,7 @@ TOOL_ICONS = {
 }
 REFINE_ICON = "tool-refine.svg"
 REFINE_SHORTCUT = "Shift+R"
+HINT_PX = 340  # the longest tool hint shown in the status bar, in pixels
 
 
 def icon(name: str) -> QIcon:
@@ -74,7 +76,8 @@ class ToolBar(QObject):
             window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.bar)
         self.tool_label = QLabel()
         self.tool_label.setObjectName("ActiveToolLabel")
-        window.statusBar().insertPermanentWidget(0, self.tool_label, 1)
+        # Stretch 0: the left part stays free for the temporary messages ("Added …").
+        window.statusBar().insertPermanentWidget(0, self.tool_label)
         self.refine_banner = self._refine_banner()
         window.annotator.draft_changed.connect(self._show_refine_state)
         window.annotator.selection_changed.connect(lambda _id: self._show_refine_state())
@@ -136,7 +139,12 @@ class ToolBar(QObject):
         # By name: a click on the bar checks the action before the canvas switches tools.
         tool = self.window.tools[name]
         key = shortcut_text(self.window.tool_actions[name])
-        self.tool_label.setText(f"Tool: <b>{name}</b> ({key}) — {tool.tip}")
+        # The hint is cut to HINT_PX (whole in the tooltip): messages need the room.
+        hint = self.tool_label.fontMetrics().elidedText(
+            tool.tip, Qt.TextElideMode.ElideRight, HINT_PX
+        )
+        self.tool_label.setText(f"Tool: <b>{escape(name)}</b> ({key}) — {escape(hint)}")
+        self.tool_label.setToolTip(f"{name} ({key}): {tool.tip}")
 
     def _show_refine_state(self) -> None:
         a = self.window.annotator

@@ -34,7 +34,11 @@ def test_tool_bar_buttons_menu_and_status_agree(qtbot, manual_window):
         assert f"({action.shortcut().toString()})" in action.toolTip()
     # No model: Polygon is active, and the status bar says so with its hint.
     assert window.tool_actions["Polygon"].isChecked()
-    assert "Polygon" in label.text() and window.tools["Polygon"].tip in label.text()
+    assert "Polygon" in label.text() and window.tools["Polygon"].tip in label.toolTip()
+    assert window.tools["Polygon"].tip[:20] in label.text()
+    # ... leaving most of the status bar to the temporary messages ("Added …").
+    window.statusBar().showMessage("Added img0.png #1 (car)")
+    assert label.geometry().left() > window.statusBar().width() // 3
     # A click on the bar's Brush button: canvas, menu check and status bar follow.
     button = bar.widgetForAction(window.tool_actions["Brush"])
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
