@@ -24,9 +24,12 @@ class NamesFileError(ValueError):
 
 
 def clean_names(names: Iterable[object]) -> list[str]:
-    """Stripped, non-empty names in order, each once (the first spelling wins)."""
+    """Stripped, non-empty names in order, each once (the first spelling wins). Only plain
+    values (text, numbers) are names: a list or mapping in their place is skipped."""
     out: list[str] = []
     for name in names:
+        if isinstance(name, list | dict | tuple | set):
+            continue
         text = str(name).strip()
         if text and text not in out:
             out.append(text)
@@ -56,8 +59,13 @@ def read_class_names(path: str | os.PathLike[str]) -> list[str]:
 def _yaml_names(text: str, path: Path) -> list[object]:
     import yaml
 
+    from samdesk.io.safe_yaml import AliasRefusedError, safe_load
+
     try:
-        data = yaml.safe_load(text)
+        # No anchors/aliases: a dataset's data.yaml may come from anyone ("billion laughs").
+        data = safe_load(text)
+    except AliasRefusedError as exc:
+        raise NamesFileError(f"{path}: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise NamesFileError(f"{path}: not valid YAML ({exc})") from exc
     names = data.get("names") if isinstance(data, dict) else None

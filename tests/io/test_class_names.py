@@ -22,6 +22,9 @@ def test_classes_txt_and_data_yaml(tmp_path: Path) -> None:
     listed = tmp_path / "data.yaml"
     listed.write_text("path: .\nnames: [cat, dog]\n", encoding="utf-8")
     assert read_class_names(listed) == ["cat", "dog"]
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("names: [cat, [x, y], {a: b}, 7]\n", encoding="utf-8")
+    assert read_class_names(nested) == ["cat", "7"]  # only plain values are names
     mapped = tmp_path / "mapped.yml"
     mapped.write_text("names:\n  1: dog\n  0: cat\n  10: bird\n  2: cow\n", encoding="utf-8")
     assert read_class_names(mapped) == ["cat", "dog", "cow", "bird"]
@@ -35,6 +38,11 @@ def test_classes_txt_and_data_yaml(tmp_path: Path) -> None:
         ("data.yaml", b"train: images\n"),
         ("data.yaml", b"names:\n  a: cat\n"),
         ("classes.txt", b"\xff\xfe\x00\x00garbage\x80"),
+        # "Billion laughs": refused before anything is expanded.
+        (
+            "data.yaml",
+            b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a]\nnames: *b\n",
+        ),
     ],
 )
 def test_hostile_names_files_are_refused_with_a_reason(
