@@ -54,6 +54,7 @@ class ClassNamesField(QWidget):
         layout.addWidget(self.info)
         self._loaded_from: Path | None = None
         self._typed = False
+        self._suggested = False  # the names came from a file in the images folder
         self.edit.textChanged.connect(self._on_text_changed)
         self._filling = False
         self._show_info()
@@ -84,23 +85,32 @@ class ClassNamesField(QWidget):
         return True
 
     def suggest_from(self, folder: str | Path) -> bool:
-        """Load the names file in ``folder`` if there is one and nothing was typed."""
-        if self._typed or not str(folder).strip() or not Path(folder).is_dir():
+        """Load the names file in ``folder`` if there is one and nothing was typed; the
+        names suggested by another folder go when this one has none."""
+        if self._typed:
             return False
-        found = find_names_file(folder)
-        if found is None or found == self._loaded_from:
+        found = None
+        if str(folder).strip() and Path(folder).is_dir():
+            found = find_names_file(folder)
+        if found is None:
+            if self._suggested:
+                self._suggested, self._loaded_from = False, None
+                self.set_names([])
             return False
-        return self.load(found)
+        if found == self._loaded_from:
+            return False
+        self._suggested = self.load(found)
+        return self._suggested
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Class names file", "", NAMES_FILTER)
-        if path:
-            self.load(path)
+        if path and self.load(path):
+            self._suggested = False  # chosen by the user: kept whatever the folder
 
     def _on_text_changed(self) -> None:
         if not self._filling:
             self._typed = bool(self.edit.toPlainText().strip())
-            self._loaded_from = None
+            self._loaded_from, self._suggested = None, False
         self._show_info()
 
     def _show_info(self, error_text: str | None = None, *, error: bool = False) -> None:

@@ -45,6 +45,13 @@ def test_new_project_dialog_loads_names_files(qtbot, tmp_path, monkeypatch):
     qtbot.addWidget(dialog)
     field = dialog.classes_field
     assert field.names() == ["truck", "bus"] and "classes.txt" in field.info.text()
+    # Another folder without a names file: the suggestion goes; back: it comes again.
+    other = tmp_path / "other"
+    other.mkdir()
+    dialog.folder_edit.setText(str(other))
+    assert field.names() == []
+    dialog.folder_edit.setText(str(folder))
+    assert field.names() == ["truck", "bus"]
     # A hostile file from the Load button: refused with its reason, the list kept.
     bad = tmp_path / "data.yaml"
     bad.write_bytes(b"names: [oops\n")
