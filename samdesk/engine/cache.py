@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from samdesk.core.files import remove_stale_temporaries
 from samdesk.engine.embedding import FEATURES_SHAPE, Embedding
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,12 @@ class MemoryCache:
             self._bytes -= self._items.pop(key).nbytes
 
 
+_TEMP_PREFIX, _TEMP_SUFFIX = ".tmp-", ".emb"
+TEMP_PATTERN = re.compile(r"\.tmp-[a-z0-9_]{8}\.emb")
+"""The names of :meth:`DiskCache.save`'s temporary files (eight random characters between
+our prefix and suffix, as ``tempfile.mkstemp`` would give); stale ones are removed on open."""
+
+
 class DiskCache:
     """fp16 embedding files in ``directory``, keyed by image content hash + model key.
 
@@ -155,6 +162,7 @@ class DiskCache:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._approx_bytes: int | None = None  # folder size estimate; None: not scanned yet
+        remove_stale_temporaries(self.directory, TEMP_PATTERN)  # left by a crashed save
 
     def path_for(self, content_hash: str, model_key: str) -> Path:
         """Where the entry for this image content and model lives."""
@@ -223,8 +231,10 @@ class DiskCache:
         ).encode()
         # Not mkstemp: its 0600 files would lock every other user of a team folder out.
         # O_EXCL on a random name gives the same safety; the umask sets the permissions.
-        tmp = self.directory / f".tmp-{secrets.token_hex(8)}.emb"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        # 8 characters, as mkstemp's, so that TEMP_PATTERN finds a crashed save's leftover.
+        tmp = self.directory / f"{_TEMP_PREFIX}{secrets.token_hex(4)}{_TEMP_SUFFIX}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(tmp, flags, 0o666)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(MAGIC + _HLEN.pack(len(header)) + header)
