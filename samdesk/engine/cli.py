@@ -118,7 +118,8 @@ def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
             prefix = f"[{i:>{width}}/{len(images)}] {_display(path, folder)}"
             started = time.perf_counter()
             try:
-                if not args.force and disk.load(content_hash(path), model_key, str(path)):
+                digest = content_hash(path)  # once per image: reused for the encode below
+                if not args.force and disk.load(digest, model_key, str(path)):
                     skipped += 1
                     print(f"{prefix} cached", file=out, flush=True)
                     continue
@@ -141,6 +142,7 @@ def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
                     check_cancel=no_cancel,
                     on_notice=notice,
                     reuse_cached=not args.force,
+                    digest=digest,
                 )
             except Cancelled:  # pragma: no cover - no_cancel never raises
                 continue
