@@ -187,3 +187,20 @@ def test_honest_checkpoint_still_loads_under_the_limit(tiny_vit_checkpoint: Path
         cwd=ROOT,
     )
     assert "LOADED" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_legacy_storage_larger_than_the_file_is_refused(tmp_path: Path) -> None:
+    # A pre-zip (legacy) file whose storage claims 2**30 floats (4 GiB): torch would
+    # allocate them before reading. The claim is edited into the pickle's persistent id.
+    path = tmp_path / "legacy_big.pth"
+    torch.save(
+        build_sam_vit(32, 2, 2, (1,)).state_dict(), path, _use_new_zipfile_serialization=False
+    )
+    data = path.read_bytes()
+    marker = b"X\x03\x00\x00\x00cpuq"
+    at = data.index(marker) + len(marker) + 1  # after the memo index of "cpu"
+    assert data[at : at + 1] in (b"K", b"M", b"J")  # the storage's element count
+    width = {b"K": 2, b"M": 3, b"J": 5}[data[at : at + 1]]
+    path.write_bytes(data[:at] + b"J" + (1 << 30).to_bytes(4, "little") + data[at + width :])
+    out = _load_limited(path)
+    assert "declares" in out and "bytes of weights but the file has only" in out
