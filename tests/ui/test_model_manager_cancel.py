@@ -73,7 +73,7 @@ def test_closing_the_dialog_during_a_dripping_download_returns_at_once(qtbot, dr
     elapsed = time.monotonic() - started
     assert elapsed < 1.0, f"closing took {elapsed:.2f} s"
     assert not dialog.isVisible()
-    # The transfer ends on its own thread soon after, keeping its .part for a resume.
+    # The transfer ends on its own thread soon after; nothing half-done is installed.
     qtbot.waitUntil(lambda: not _download_threads(), timeout=WAIT_MS)
-    part = dialog.checkpoint("drip").local_path().with_suffix(".pth.part")
-    assert part.is_file() and part.stat().st_size >= 1
+    checkpoint = dialog.checkpoint("drip")
+    assert not checkpoint.local_path().exists() and not checkpoint.is_installed()
