@@ -67,7 +67,22 @@ while not window.engine.is_ready() and time.monotonic() < deadline:
     time.sleep(0.01)
 assert window.engine.is_ready(), "the image was never encoded"
 peak = status("VmHWM")
-print(base, peak - base, asked[0], int(peak > base_peak), base_peak)
+click_peak = -1
+if len(sys.argv) > 3 and sys.argv[3] == "click":
+    # One click in the middle: the decoder's masks come back at full resolution.
+    import numpy as np
+    from samdesk.engine import Prompt
+
+    decoded = []
+    window.engine.decoded.connect(decoded.append)
+    h, w = window.controller.current_rgb.shape[:2]
+    assert window.engine.submit(Prompt(points=np.array([[w / 2, h / 2]]), labels=np.array([1])))
+    while not decoded and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    assert decoded, "the click was never answered"
+    click_peak = status("VmHWM") - base
+print(base, peak - base, asked[0], int(peak > base_peak), base_peak, click_peak)
 window.close()
 """
 
@@ -89,12 +104,12 @@ def write_jpeg(path: Path, megapixels: float) -> tuple[int, int]:
     return width, height
 
 
-def measure_peak(megapixels: float, folder: Path) -> tuple[int, int]:
+def measure_peak(megapixels: float, folder: Path, click: bool = False) -> tuple[int, int]:
     """(peak bytes above the window's baseline, pixels): open + encode a fresh JPEG.
 
     The window runs in a fresh interpreter with its settings and caches in ``folder``,
     on the small random-weight ViT of ``samdesk.sam.testing`` (its memory is part of
-    the baseline).
+    the baseline). ``click``: also decode one click and print that peak (stderr).
     """
     from samdesk.io.project import ProjectStore
     from samdesk.sam.testing import make_checkpoint
@@ -118,7 +133,8 @@ def measure_peak(megapixels: float, folder: Path) -> tuple[int, int]:
         "SAMDESK_DATA_DIR": str(home / "data"),
     }
     proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(project), str(checkpoint)],
+        [sys.executable, "-c", _CHILD, str(project), str(checkpoint)]
+        + (["click"] if click else []),
         capture_output=True,
         text=True,
         timeout=900,
@@ -126,12 +142,18 @@ def measure_peak(megapixels: float, folder: Path) -> tuple[int, int]:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"measurement failed: {proc.stderr[-2000:]}")
-    base, peak, pixels, rose, base_peak = (int(v) for v in proc.stdout.split()[-5:])
+    base, peak, pixels, rose, base_peak, click_peak = (int(v) for v in proc.stdout.split()[-6:])
     print(
         f"  ({pixels / 1e6:.1f} MP: window with model {base / 2**30:.2f} GiB resident before, "
         f"{(base + peak) / 2**30:.2f} GiB at the peak)",
         file=sys.stderr,
     )
+    if click:
+        print(
+            f"  ({pixels / 1e6:.1f} MP: after one click, peak rise {click_peak / 2**30:.2f} GiB, "
+            f"{click_peak / pixels:.1f} B/pixel)",
+            file=sys.stderr,
+        )
     if not rose:
         raise RuntimeError(
             f"the peak ({(base + peak) / 2**30:.2f} GiB) was set before the image was opened "
@@ -144,13 +166,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megapixels", type=float, nargs="+", default=[25.0, 50.0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--click", action="store_true", help="also measure one decoded click")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, mp in enumerate(args.megapixels):
             folder = Path(tmp) / str(i)
             folder.mkdir()
-            peak, pixels = measure_peak(mp, folder)
+            peak, pixels = measure_peak(mp, folder, args.click)
             rows.append((pixels, peak))
     if args.json:
         print(json.dumps([{"pixels": p, "peak_bytes": b} for p, b in rows]))
