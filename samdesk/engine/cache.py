@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from samdesk.core.files import remove_stale_temporaries
+from samdesk.core.files import read_regular, remove_stale_temporaries
 from samdesk.engine.embedding import FEATURES_SHAPE, Embedding
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class DiskCache:
         """
         path = self.path_for(content_hash, model_key)
         try:
-            data = path.read_bytes()
+            data = read_regular(path)  # a FIFO named like an entry never blocks
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -331,7 +331,7 @@ class _BadEntry(Exception):
 def _existing_entry(path: Path, content_hash: str, model_key: str) -> str | None:
     """None (no file), "valid" or "stale" (damaged, or unreadable to this user)."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path)  # a FIFO named like an entry never blocks
     except FileNotFoundError:
         return None
     except OSError:
