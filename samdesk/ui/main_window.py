@@ -22,6 +22,7 @@ import samdesk
 from samdesk.ui import settings as user_settings
 from samdesk.ui.annotator import Annotator, image_key
 from samdesk.ui.canvas import CanvasView
+from samdesk.ui.drafts import install_drafts
 from samdesk.ui.engine_bridge import EngineBridge
 from samdesk.ui.image_list import ImageListPanel
 from samdesk.ui.overlay import show_work
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._wire()
         install_workflow(self)  # panels, dialogs, review states (samdesk.ui.workflow)
+        install_drafts(self)  # unaccepted objects: asked about on leaving (samdesk.ui.drafts)
         self._update_title()
         self.resize(1400, 900)
         self._restore_layout()
@@ -273,6 +275,8 @@ class MainWindow(QMainWindow):
         return True
 
     def open_path(self, path: Path) -> bool:
+        if not self.drafts.confirm_leave("opening another project"):
+            return False
         return self.controller.open(Path(path))
 
     def _ask_open(self) -> None:
