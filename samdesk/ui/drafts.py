@@ -112,15 +112,18 @@ class DraftGuard(QObject):
         return True
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Close and watched is self.window:
-            if not self.confirm_leave("quitting"):
-                event.ignore()  # the window stays open, with everything as it was
-                return True
+        closing = event.type() == QEvent.Type.Close and watched is self.window
+        if closing and not self.confirm_leave("quitting"):
+            event.ignore()  # the window stays open, with everything as it was
+            return True
         return super().eventFilter(watched, event)
 
 
 def install_drafts(window: Any) -> DraftGuard:
-    """Add the unaccepted-object guard and status to ``window``; returns it."""
+    """Add the unaccepted-object guard and status to ``window`` (and hand the project's
+    class stack to its Undo); returns the guard."""
     guard = DraftGuard(window)
     window.drafts = guard
+    # Class edits are undone by the window's Ctrl+Z too (samdesk.ui.history).
+    window.history.add_project_stack(window.workflow.classes_panel.undo_stack)
     return guard

@@ -24,6 +24,7 @@ from samdesk.ui.annotator import Annotator, image_key
 from samdesk.ui.canvas import CanvasView
 from samdesk.ui.drafts import install_drafts
 from samdesk.ui.engine_bridge import EngineBridge
+from samdesk.ui.history import UndoRouter
 from samdesk.ui.image_list import ImageListPanel
 from samdesk.ui.overlay import show_work
 from samdesk.ui.project_controller import ProjectController
@@ -113,11 +114,9 @@ class MainWindow(QMainWindow):
     def _build_edit_menu(self, bar) -> None:
         a = self.annotator
         edit = bar.addMenu("&Edit")
-        for action, keys in (
-            (a.undo_group.createUndoAction(self, "&Undo"), ["Ctrl+Z"]),
-            (a.undo_group.createRedoAction(self, "&Redo"), ["Ctrl+Shift+Z", "Ctrl+Y"]),
-        ):
-            action.setShortcuts([QKeySequence(k) for k in keys])
+        # Ctrl+Z undoes the last change: an image's or the project's (samdesk.ui.history).
+        self.history = UndoRouter(a.undo_group, self)
+        for action in self.history.make_actions(self):
             action.setProperty("menu_name", "Edit")
             edit.addAction(action)
             self.addAction(action)
