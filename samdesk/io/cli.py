@@ -199,32 +199,45 @@ def merge_import(store: ProjectStore, result: ImportResult) -> tuple[int, int, l
     again, so importing the same file twice changes nothing.
     Returns (images, objects added, skipped-image messages).
     """
+    known = len(store.project.classes)
     class_map = _merge_classes(store, result.classes)
+    if len(store.project.classes) != known:
+        # Classes first: an image file written below never names a class the project
+        # file lacks, even when the import stops midway.
+        store.save_project()
     root = store.root
     images = objects = 0
     skipped: list[str] = []
-    for imported in result.images:
-        source = (result.image_root / imported.path).resolve()
-        if not source.is_file():
-            skipped.append(f"{imported.path}: image file not found, not added")
-            continue
-        try:
-            relative = source.relative_to(root).as_posix()
-        except ValueError:
-            relative = _copy_in(source, root, imported.path)
-            if relative is None:
-                skipped.append(f"{imported.path}: a different file exists in the project")
+    try:
+        for imported in result.images:
+            source = (result.image_root / imported.path).resolve()
+            if not source.is_file():
+                skipped.append(f"{imported.path}: image file not found, not added")
                 continue
-        store.add_images([root / relative])
-        record = store.load_image_annotations(relative)
-        if imported.width and imported.height and not (record.width and record.height):
-            record.width, record.height = imported.width, imported.height
-        added = _new_objects(record.objects, imported.objects, class_map)
-        record.objects.extend(added)
-        store.save_image(record)
-        images += 1
-        objects += len(added)
-    store.save_project()
+            try:
+                relative = source.relative_to(root).as_posix()
+            except ValueError:
+                relative = _copy_in(source, root, imported.path)
+                if relative is None:
+                    skipped.append(f"{imported.path}: a different file exists in the project")
+                    continue
+            store.add_images([root / relative])
+            record = store.load_image_annotations(relative)
+            if imported.width and imported.height and not (record.width and record.height):
+                record.width, record.height = imported.width, imported.height
+            added = _new_objects(record.objects, imported.objects, class_map)
+            before = record.objects
+            record.objects = [*before, *added]
+            try:
+                store.save_image(record)
+            except BaseException:
+                record.objects = before  # in memory as on disk (a window's store lives on)
+                raise
+            images += 1
+            objects += len(added)
+    finally:
+        # The images added so far are listed even when a later one fails.
+        store.save_project()
     return images, objects, skipped
 
 

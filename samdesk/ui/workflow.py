@@ -418,13 +418,15 @@ class Workflow(QObject):
         return self._keep(dialog)
 
     def show_import(self) -> Any:
-        from samdesk.ui.import_dialog import ImportDialog
+        from samdesk.ui.import_dialog import ImportDialog, refresh_window
 
         path = self._project_file()
         if path is None:
             return None
-        dialog = ImportDialog(path, self.window)
-        dialog.imported.connect(lambda _text, ok, p=path: self.window.open_path(p) if ok else None)
+        # Merged into the window's own store (one writer), never into a second copy.
+        dialog = ImportDialog(path, self.window, store=self.window.controller.store)
+        # Also after a failure: the classes (written first) and images up to it are in.
+        dialog.imported.connect(lambda _text, _ok: refresh_window(self.window))
         return self._keep(dialog)
 
     def show_model_settings(self) -> Any:
