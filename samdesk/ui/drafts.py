@@ -21,6 +21,8 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
+from samdesk.ui.overlay import show_work
+
 ACCEPT, DISCARD, CANCEL = "accept", "discard", "cancel"
 DRAFT_STATUS = "Draft — Enter to accept, Esc to discard"
 MAX_NAMES = 5  # image names listed in the question; the rest are counted
@@ -74,10 +76,14 @@ class DraftGuard(QObject):
         )
         self.status = QLabel("")
         self.status.setObjectName("DraftStatus")
-        window.statusBar().addWidget(self.status)  # left side, beside the messages
+        self.status.setStyleSheet("font-weight: bold; padding: 0 6px;")
+        # Permanent: a passing status message (a tool tip, "Saved") must not hide it.
+        window.statusBar().insertPermanentWidget(0, self.status)
         self.status.hide()
         annotator = window.annotator
         annotator.draft_changed.connect(self.update_status)
+        # The draft's stripes keep their width on screen: re-rendered at a new zoom.
+        window.canvas.zoom_changed.connect(lambda _scale: show_work(window.canvas, annotator))
         window.installEventFilter(self)  # after the workflow's: this filter runs first
 
     def update_status(self) -> None:
