@@ -178,6 +178,9 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
         lost = draft is not None and (draft.has_prompt or draft.state.logits is not None)
         lost = lost and not self._frozen(quiet=True)  # being accepted: its mask is final
         self.draft = None if lost else draft
+        for kept in self.stashed.values():  # kept on other images: their masks stay valid,
+            kept.draft.update(logits=None)  # the old model's logits must not reach the new
+            kept.draft.candidates = []
         self.hover = self._pending = self._hover_next = None
         self._needs_decode = self._accept_when_ready = False
         self.draft_changed.emit()  # the waiting state follows the bridge's availability_changed
