@@ -21,6 +21,15 @@ Segmentation encodings written:
       Each such object is listed in the report's warnings.
     * "rle": compressed RLE of ``region_to_mask`` (``counts`` as a utf-8 string).
     * "auto" (default): polygons for objects without holes, RLE for objects with holes.
+Crowd objects (``AnnotationObject.crowd``, read from ``iscrowd: 1``) are always written as
+RLE with ``iscrowd: 1``. Images that the viewer cannot open (missing, truncated) are
+skipped with the reason, as in every format.
+
+Import fills each polygon the way pycocotools does (``_formats.evenodd_region``): a valid
+simple polygon keeps its vertices, a self-intersecting or bridged one is rasterised
+even-odd and traced back into parts and holes, so bridged holes come back pixel for pixel.
+A zero-area polygon is dropped with a warning naming the annotation and polygon.
+
 ``area`` is the pixel count of the mask for RLE and the polygon area (holes subtracted)
 otherwise; for pixel-edge outlines the two are equal and equal to pycocotools'
 ``maskUtils.area`` of the rasterised annotation.
@@ -53,6 +62,7 @@ from samdesk.core.geometry import (
     region_bbox,
     region_from_shapely,
     region_to_mask,
+    region_to_shapely,
     ring_to_flat,
 )
 from samdesk.io._formats import (
@@ -60,12 +70,16 @@ from samdesk.io._formats import (
     FormatError,
     ImportResult,
     WarningLog,
+    evenodd_region,
+    image_problem,
     join_rings,
+    object_label,
     palette_color,
     polygons_of,
-    repair,
 )
 from samdesk.io.atomic import atomic_write_bytes
+from samdesk.io.entry_limits import coordinate_problem, geometry_errors, rle_problem
+from samdesk.io.safe_paths import UnsafePathError, dataset_path
 
 __all__ = ["ExportReport", "FormatError", "ImportResult", "export_coco", "import_coco"]
 
@@ -112,6 +126,11 @@ def export_coco(
     coco_images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for record in images:
+        if project_dir is not None:
+            problem = image_problem(Path(project_dir) / record.path)
+            if problem is not None:
+                report.skip(record.path, None, problem)
+                continue
         width, height = _known_size(record, project_dir)
         if width <= 0 or height <= 0:
             report.skip(record.path, None, "image size unknown (image file not found)")
@@ -127,10 +146,11 @@ def export_coco(
         )
         report.images += 1
         for obj in record.objects:
+            label = object_label(record, obj, project.classes)
             if obj.class_id not in class_ids:
-                report.skip(record.path, obj.id, f"unknown class id {obj.class_id}")
+                report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
                 continue
-            ann = _annotation(obj, width, height, segmentation, record.path, report)
+            ann = _annotation(obj, width, height, segmentation, record.path, label, report)
             if ann is None:
                 continue
             ann.update(id=len(annotations) + 1, image_id=image_id, category_id=obj.class_id)
@@ -180,23 +200,30 @@ def _annotation(
     height: int,
     segmentation: Segmentation,
     image: str,
+    label: str,
     report: ExportReport,
 ) -> dict[str, Any] | None:
-    """The COCO annotation of one object (without ids), or None if it is skipped."""
+    """The COCO annotation of one object (without ids), or None if it is skipped.
+
+    ``label``: the object as the user sees it (``"truck.jpg #2 (dog)"``), for the report.
+    A crowd object (``iscrowd: 1``) is always written as RLE, as COCO's crowd regions are.
+    """
     from pycocotools import mask as mask_utils  # lazy: C extension, only needed here
 
     if obj.region.is_empty:
-        report.skip(image, obj.id, "empty geometry")
+        report.skip(image, obj.id, "empty geometry", label)
         return None
     region = clip_region(obj.region, width, height)
     if region.is_empty or region_area(region) <= 0:
-        report.skip(image, obj.id, "geometry entirely outside the image")
+        report.skip(image, obj.id, "geometry entirely outside the image", label)
         return None
+    if region is not obj.region:
+        report.change(label, "clipped to the image")
     has_holes = any(part.holes for part in region.parts)
-    if segmentation == "rle" or (segmentation == "auto" and has_holes):
+    if segmentation == "rle" or (segmentation == "auto" and has_holes) or obj.crowd:
         mask = region_to_mask(region, height, width)
         if not mask.any():
-            report.skip(image, obj.id, "too small: covers no pixel centre")
+            report.skip(image, obj.id, "too small: covers no pixel centre", label)
             return None
         rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
         x, y, w, h = (float(v) for v in mask_utils.toBbox(rle))
@@ -204,16 +231,14 @@ def _annotation(
             "segmentation": {"size": [height, width], "counts": rle["counts"].decode("utf-8")},
             "area": float(mask_utils.area(rle)),
             "bbox": [x, y, w, h],
-            "iscrowd": 0,
+            "iscrowd": 1 if obj.crowd else 0,
         }
     polygons = []
     for part in region.parts:
         ring = join_rings([part.exterior, *part.holes]) if part.holes else part.exterior
         polygons.append(ring_to_flat(ring, decimals=_DECIMALS))
     if has_holes:
-        report.warnings.append(
-            f"{image}: object {obj.id}: holes written as zero-width bridges in its polygon"
-        )
+        report.change(label, "holes written as zero-width bridges in its polygon")
     x0, y0, x1, y1 = region_bbox(region)
     return {
         "segmentation": polygons,
@@ -251,8 +276,11 @@ def import_coco(
     known_classes = {c.id for c in classes}
 
     records: dict[int, ImageRecord] = {}
+    # (width, height) read from the image files' headers: the only size an entry may
+    # claim memory by (the JSON's width/height are the file's word).
+    real_sizes: dict[str, tuple[int, int]] = {}
     for index, entry in enumerate(_list_field(data, "images", path, required=True)):
-        record = _read_image(entry, index, root, log, path.name)
+        record = _read_image(entry, index, root, log, path.name, real_sizes)
         if record is None:
             continue
         image_id, image = record
@@ -275,11 +303,18 @@ def import_coco(
         if not _is_int(category) or category not in known_classes:
             log.add("unknown-cat", f"{where}: unknown category id {category!r}, skipped")
             continue
-        region = _read_segmentation(ann, image, where, log)
+        try:
+            region = _read_segmentation(ann, image, where, log, real_sizes.get(image.path))
+        except geometry_errors() as e:  # hostile values the checks did not foresee
+            log.add("bad-geom", f"{where}: geometry cannot be read ({e}), skipped")
+            continue
         if region is None or region.is_empty:
             continue
+        crowd = ann.get("iscrowd") == 1
         image.objects.append(
-            AnnotationObject(class_id=int(category), region=region, source=ObjectSource.IMPORT)
+            AnnotationObject(
+                class_id=int(category), region=region, source=ObjectSource.IMPORT, crowd=crowd
+            )
         )
     return ImportResult(classes, list(records.values()), root, log.lines())
 
@@ -332,7 +367,12 @@ def _read_categories(data: dict[str, Any], path: Path, log: WarningLog) -> list[
 
 
 def _read_image(
-    entry: Any, index: int, root: Path, log: WarningLog, source: str
+    entry: Any,
+    index: int,
+    root: Path,
+    log: WarningLog,
+    source: str,
+    real_sizes: dict[str, tuple[int, int]] | None = None,
 ) -> tuple[int, ImageRecord] | None:
     where = f"{source}: images[{index}]"
     if not isinstance(entry, dict) or not _is_int(entry.get("id")):
@@ -342,11 +382,18 @@ def _read_image(
     if not isinstance(file_name, str) or not file_name:
         log.add("bad-image", f"{where}: needs a 'file_name', skipped")
         return None
-    posix = PurePosixPath(file_name.replace("\\", "/")).as_posix()
+    try:
+        # Absolute names, "..", and symlinks leading out of the image root are refused:
+        # an import must not read (and later copy) files the dataset does not contain.
+        on_disk = dataset_path(root, file_name)
+    except UnsafePathError as e:
+        hint = "; give an image root that contains it" if ".." in file_name else ""
+        log.add("unsafe-path", f"{where}: {e}, skipped{hint}")
+        return None
+    posix = on_disk.relative_to(root.resolve()).as_posix()
     width, height = entry.get("width"), entry.get("height")
     width = round(width) if _is_number(width) and width > 0 else 0
     height = round(height) if _is_number(height) and height > 0 else 0
-    on_disk = root / posix
     if on_disk.is_file():
         from samdesk.core.images import ImageReadError, image_size  # lazy: pillow
 
@@ -362,19 +409,29 @@ def _read_image(
                     f"image is {actual[0]}x{actual[1]}; using the image's size",
                 )
             width, height = actual
+            if real_sizes is not None:
+                real_sizes[posix] = actual
     else:
         log.add("missing", f"{where}: image file not found: {on_disk}")
     return int(entry["id"]), ImageRecord(path=posix, width=width, height=height)
 
 
 def _read_segmentation(
-    ann: dict[str, Any], image: ImageRecord, where: str, log: WarningLog
+    ann: dict[str, Any],
+    image: ImageRecord,
+    where: str,
+    log: WarningLog,
+    real_size: tuple[int, int] | None = None,
 ) -> Region | None:
-    """The region of one annotation, clipped to the image; None (with a warning) if bad."""
+    """The region of one annotation, clipped to the image; None (with a warning) if bad.
+
+    ``real_size``: (width, height) from the image file's header, None if unknown.
+    """
     seg = ann.get("segmentation")
     if isinstance(seg, dict):
-        return _read_rle(seg, image, where, log)
+        return _read_rle(seg, image, where, log, real_size)
     geom: shapely.Geometry
+    outside = False
     if isinstance(seg, list) and seg:
         if all(isinstance(v, int | float) for v in seg):
             seg = [seg]  # a single polygon without the outer list
@@ -389,12 +446,21 @@ def _read_segmentation(
                 log.add("bad-poly", f"{where}: polygon {k} is not a flat list of >= 3 x,y pairs")
                 continue
             points = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
-            if not np.isfinite(points).all():
-                log.add("bad-poly", f"{where}: polygon {k} has non-finite coordinates")
+            problem = coordinate_problem(points)
+            if problem is not None:
+                log.add("bad-poly", f"{where}: polygon {k}: {problem}, skipped")
                 continue
-            polygons += polygons_of(repair(shapely.Polygon(points)))
+            if image.width > 0:
+                # The raster below is clipped to the image: note here that it was.
+                low, high = points.min(axis=0), points.max(axis=0)
+                outside |= bool(low.min() < 0 or high[0] > image.width or high[1] > image.height)
+            part, _ = evenodd_region([points], image.width, image.height)
+            if part.is_empty:
+                log.add("zero-area", f"{where}: polygon {k} has zero area, dropped")
+                continue
+            polygons += polygons_of(region_to_shapely(part))
         if not polygons:
-            return None
+            return None  # each polygon's problem is already a warning
         # pycocotools rasterises each polygon separately and unions the masks. Parts that
         # do not overlap are kept as they are (a union would re-start their rings), so
         # that an exported file imports back to identical vertices.
@@ -403,6 +469,10 @@ def _read_segmentation(
             geom = shapely.union_all(polygons)
     elif _is_box(ann.get("bbox")):
         x, y, w, h = (float(v) for v in ann["bbox"])
+        problem = coordinate_problem([x, y, x + w, y + h])
+        if problem is not None:
+            log.add("bad-box", f"{where}: bbox: {problem}, skipped")
+            return None
         log.add("box-only", f"{where}: no segmentation; its bbox is imported as a rectangle")
         geom = shapely.box(x, y, x + w, y + h)
     else:
@@ -412,15 +482,21 @@ def _read_segmentation(
     if image.width > 0 and image.height > 0:
         x0, y0, x1, y1 = region_bbox(region)
         if x0 < 0 or y0 < 0 or x1 > image.width or y1 > image.height:
-            log.add("clipped", f"{where}: coordinates outside the image, clipped")
+            outside = True
             region = clip_region(region, image.width, image.height)
+        if outside:
+            log.add("clipped", f"{where}: coordinates outside the image, clipped")
     if region.is_empty:
         log.add("empty", f"{where}: empty geometry, skipped")
     return region
 
 
 def _read_rle(
-    seg: dict[str, Any], image: ImageRecord, where: str, log: WarningLog
+    seg: dict[str, Any],
+    image: ImageRecord,
+    where: str,
+    log: WarningLog,
+    real_size: tuple[int, int] | None = None,
 ) -> Region | None:
     from pycocotools import mask as mask_utils  # lazy: C extension, only needed here
 
@@ -429,32 +505,35 @@ def _read_rle(
         log.add("bad-rle", f"{where}: RLE needs 'size': [height, width], skipped")
         return None
     height, width = int(size[0]), int(size[1])
-    if image.width > 0 and (width, height) != (image.width, image.height):
-        log.add(
-            "rle-size",
-            f"{where}: RLE size {width}x{height} differs from the image's "
-            f"{image.width}x{image.height}, skipped",
-        )
-        return None
-    try:
+    try:  # the structure first (cheap, in Python), the decode only once it is sound
         if isinstance(counts, list):  # uncompressed: run lengths, column-major
-            if sum(counts) != height * width or any(not _is_int(v) or v < 0 for v in counts):
+            if any(not _is_int(v) or v < 0 for v in counts) or sum(counts) != height * width:
                 raise ValueError("run lengths must be non-negative and sum to height*width")
-            rle = mask_utils.frPyObjects(seg, height, width)
+            runs = counts
         elif isinstance(counts, str):
             # Decoded here first: pycocotools reads garbage for truncated strings.
             runs = _runs_from_string(counts)
             if sum(runs) != height * width:
                 raise ValueError("run lengths do not add up to height*width")
-            rle = {"size": [height, width], "counts": counts.encode("ascii")}
         else:
             raise ValueError("'counts' must be a string or a list of integers")
-        mask = mask_utils.decode(rle).astype(bool)
     except (ValueError, TypeError) as e:
         log.add("bad-rle", f"{where}: malformed RLE ({e}), skipped")
         return None
-    if image.width <= 0:
-        image.width, image.height = width, height
+    # Memory is bounded by the image's real size (its header), not by the RLE's word.
+    problem = rle_problem(height, width, real_size, runs)
+    if problem is not None:
+        log.add("rle-size", f"{where}: {problem}, skipped")
+        return None
+    try:
+        if isinstance(counts, list):
+            rle = mask_utils.frPyObjects(seg, height, width)
+        else:
+            rle = {"size": [height, width], "counts": counts.encode("ascii")}
+        mask = mask_utils.decode(rle).astype(bool)
+    except (ValueError, TypeError, OverflowError) as e:
+        log.add("bad-rle", f"{where}: malformed RLE ({e}), skipped")
+        return None
     return mask_to_region(mask)
 
 
@@ -497,6 +576,8 @@ def _runs_from_string(counts: str) -> list[int]:
             more = bool(c & 0x20)
             p += 1
             shift += 5
+            if shift > 40:  # pycocotools writes at most 7 groups (uint32 runs)
+                raise ValueError("a run length is too large")
             if not more and c & 0x10:
                 value -= 1 << shift
         if len(runs) > 2:

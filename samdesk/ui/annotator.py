@@ -29,17 +29,17 @@ from samdesk.ui.commands import (
 )
 from samdesk.ui.draft_stash import DraftStashMixin, StashedDraft
 from samdesk.ui.engine_bridge import EngineBridge, now
+from samdesk.ui.refining import RefineMixin
 from samdesk.ui.strokes import BrushStrokesMixin
 from samdesk.ui.tools.draft import Draft, candidates_from, draft_region
 from samdesk.ui.tools.masks import (
     MaskCrop,
     low_res_logits,
     polygon_options,
-    region_crop,
 )
 
 
-class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
+class Annotator(DraftStashMixin, RefineMixin, BrushStrokesMixin, QObject):
     """Signals:
     draft_changed(): the object being built (or the hover preview) changed.
     document_changed(object): an ImageRecord's objects changed (after a command).
@@ -49,6 +49,9 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
     click_latency(float): milliseconds from a click to its mask being shown.
     waiting_changed(bool): whether SAM tools are waiting for the image's embedding.
     message(str): a short note for the status bar.
+    class_needed(): an object was to be accepted but the project has no class for it.
+    save_failed(str, object): image path, exception — an autosave failed (the edit stays in
+        memory, the stack dirty; ``samdesk.ui.save_state`` shows it and retries).
     """
 
     draft_changed = Signal()
@@ -59,6 +62,8 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
     click_latency = Signal(float)
     waiting_changed = Signal(bool)
     message = Signal(str)
+    class_needed = Signal()
+    save_failed = Signal(str, object)
 
     def __init__(self, engine: EngineBridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -131,7 +136,8 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
             # goes, so a stack destroyed with the window never saves into a closed project.
             stack.indexChanged.connect(self._on_index_changed)
             self._stacks[record.path] = stack
-        self.undo_group.setActiveStack(stack)
+        # A read-only project is view-only: without an active stack every edit is refused.
+        self.undo_group.setActiveStack(None if self.read_only else stack)
         self.waiting_changed.emit(self.waiting)
         self._restore_draft(record)
 
@@ -150,6 +156,17 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
         self._stroke = None
         self.select(None)
         self.draft_changed.emit()
+
+    @property
+    def read_only(self) -> bool:
+        """The project cannot be saved (opened from a read-only folder): view only."""
+        return bool(getattr(self.store, "read_only", False))
+
+    def _refuse_read_only(self) -> bool:
+        if self.read_only and self.record is not None:
+            self.message.emit("This project is read-only: changes cannot be made or saved")
+            return True
+        return False
 
     @property
     def stack(self) -> QUndoStack | None:
@@ -235,6 +252,8 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
     # ----- committing ------------------------------------------------------------------------
     def push(self, command: Any) -> None:
         """Put a document change on the current image's stack (runs its redo())."""
+        if self._refuse_read_only():
+            return
         if self.stack is not None:
             self.stack.push(command)
 
@@ -264,7 +283,11 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
         try:
             self.store.save_image(record)
         except Exception as exc:  # the stack stays dirty: the title shows unsaved work
-            self.message.emit(f"Could not save {record.path}: {exc}")
+            from samdesk.io.project import describe_save_error
+
+            reason = describe_save_error(exc, getattr(self.store, "root", None))
+            self.message.emit(f"Could not save {record.path}: {reason}")
+            self.save_failed.emit(record.path, exc)
             return
         stack.setClean()
         try:
@@ -282,8 +305,17 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
         until the object is added (input on it is ignored) and Escape cancels.
         """
         draft, record, stack = self.draft, self.record, self.stack
+        if draft is not None and self._refuse_read_only():
+            return False
         if draft is None or record is None or stack is None or self._frozen():
             return False
+        known = {c.id for c in self.classes}
+        if draft.class_id not in known:  # never an object of no class ("? (id 0)")
+            if self.class_id not in known:
+                self.message.emit("This object needs a class: name one to accept it")
+                self.class_needed.emit()
+                return False
+            draft.class_id = self.class_id
         if self._pending is not None and self._pending_kind != "hover":
             self._accept_when_ready = True
             return True
@@ -343,6 +375,8 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
             self.message.emit("Accept cancelled")
             self.draft_changed.emit()
         elif self.draft is not None or self.hover is not None:
+            if self.refine_target is not None:
+                self.message.emit(f"Refining cancelled: {self.describe(self.refine_target)} kept")
             self.draft = None
             self.hover = None
             self._pending = None
@@ -365,7 +399,9 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
 
     def delete_selected(self) -> None:
         if self.selected_object() is not None and not self._frozen():
+            text = f"Deleted {self.describe(self.selected_id)} (Ctrl+Z brings it back)"
             self.push(RemoveObjectCommand(self.record, self.selected_id, self._changed))
+            self.message.emit(text)
 
     def toggle_selected_hidden(self) -> None:
         obj = self.selected_object()
@@ -379,18 +415,15 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
 
     # ----- SAM prompts -----------------------------------------------------------------------
     def _new_draft(self) -> Draft:
-        """A draft for the next prompt: refining the selected object, or a new object."""
+        """The draft the next prompt goes to: the one being built, or a new object.
+
+        A selected object is never refined by a plain click: refining is the explicit
+        mode of :meth:`start_refine`; a click with an object selected starts a new object.
+        """
         if self.draft is not None:
             return self.draft
-        obj = self.selected_object()
-        if obj is not None:
-            draft = Draft(obj.class_id, obj.id)
-            crop = region_crop(obj.region)
-            draft.update(
-                mask=crop, logits=low_res_logits(crop, self.image_size()), source=obj.source
-            )
-        else:
-            draft = Draft(self.class_id if self.class_id is not None else 0)
+        self.select(None)
+        draft = Draft(self.class_id if self.class_id is not None else 0)
         self.draft = draft
         self.hover = None
         return draft
@@ -419,8 +452,8 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
         """Feed the draft's (edited) mask back to SAM as its mask prompt, with its prompts."""
         if not self.sam_available or self.record is None or self._frozen():
             return
-        if self.draft is None and self.selected_object() is None:
-            return
+        if self.draft is None and not self.start_refine():
+            return  # R on a selected object: the explicit refine mode, visibly
         draft = self._new_draft()
         if draft.mask.is_empty:
             return
@@ -455,7 +488,7 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
 
     def hover_at(self, x: float, y: float) -> None:
         """Live preview: the mask a click at (x, y) would give, before the first click."""
-        if self.draft is not None or not self.engine.is_ready() or self.selected_id is not None:
+        if self.draft is not None or not self.engine.is_ready():
             return
         if self._pending is not None:
             self._hover_next = (x, y)  # sent when the answer in flight is back
@@ -500,7 +533,7 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
 
     def _show_candidate(self, draft: Draft) -> None:
         c = draft.candidates[draft.candidate_index]
-        draft.update(mask=c.mask, logits=c.logits, score=c.score)
+        draft.update(mask=c.mask, logits=c.logits, score=c.score, source=ObjectSource.SAM)
         self.message.emit(
             f"Candidate {draft.candidate_index + 1}/{len(draft.candidates)}, "
             f"predicted IoU {c.score:.2f}"
@@ -521,8 +554,11 @@ class Annotator(DraftStashMixin, BrushStrokesMixin, QObject):
             self._take_candidates(self.draft, result)
         elif self.draft is not None:
             best = result.best
-            self.draft.update(
-                mask=MaskCrop(best.mask, best.offset), logits=best.low_res_logits, score=best.score
+            self.draft.update(  # SAM made this geometry, whatever the draft started from
+                mask=MaskCrop(best.mask, best.offset),
+                logits=best.low_res_logits,
+                score=best.score,
+                source=ObjectSource.SAM,
             )
             self.draft_changed.emit()
             self.click_latency.emit((now() - self._pending_started) * 1000.0)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -165,12 +166,16 @@ class ClassesPanel(QWidget):
     class_activated(int): the user picked a class to draw with.
     objects_rewritten(): a class delete changed objects on several images.
     error(str): a message for the user.
+    project_save_failed(object): saving the project file failed (the exception).
+    classes_remapped(object): {old id: new id} — another annotator took our new class ids.
     """
 
     classes_changed = Signal(object)
     class_activated = Signal(int)
     objects_rewritten = Signal()
     error = Signal(str)
+    project_save_failed = Signal(object)  # the exception; the project file is not saved
+    classes_remapped = Signal(object)  # {old id: new id}: another annotator took our new ids
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -187,7 +192,7 @@ class ClassesPanel(QWidget):
         buttons.setSpacing(2)
         self.buttons: dict[str, QToolButton] = {}
         for name, tip, slot in (
-            ("+", "Add a class", self.add_class),
+            ("+", "Add a class (asks for its name)", self.ask_new_class),
             ("✎", "Rename the selected class (F2)", self._rename_selected),
             ("◐", "Change the colour of the selected class", self._recolour_selected),
             ("▲", "Move up", lambda: self._move_selected(-1)),
@@ -261,12 +266,24 @@ class ClassesPanel(QWidget):
     def _apply(self, classes: list[LabelClass]) -> None:
         """Put ``classes`` in the project and save the project file (commands call this)."""
         self.store.project.classes[:] = classes
+        remap: dict[int, int] = {}
         try:
-            self.store.save_project()
-        except OSError as exc:
-            self.error.emit(f"Could not save the classes: {exc}")
+            remap = self.store.save_project() or {}
+        except Exception as exc:  # reported in words; the save guard retries it
+            from samdesk.io.project import describe_save_error
+
+            self.error.emit(f"Could not save the classes: {describe_save_error(exc)}")
+            self.project_save_failed.emit(exc)
         self._refill()
-        self.classes_changed.emit(list(classes))
+        # The store merged in other annotators' classes (and may have moved a new one).
+        merged = list(self.store.project.classes)
+        if [c.id for c in merged] != [c.id for c in classes]:
+            # The class history holds lists without their classes: undoing one of those
+            # would delete their classes. It goes (after this command is on the stack).
+            QTimer.singleShot(0, self.undo_stack.clear)
+        self.classes_changed.emit(merged)
+        if remap:
+            self.classes_remapped.emit(remap)
 
     def _push(self, after: list[LabelClass], text: str) -> None:
         self.undo_stack.push(
@@ -282,12 +299,12 @@ class ClassesPanel(QWidget):
 
         project = self.store.project
         new_id = project.next_class_id()
+        if name is not None and not isinstance(name, str):
+            # A button's ``checked`` bool must never become a class name ("False").
+            raise TypeError(f"a class name must be a string, got {name!r}")
         names = {c.name for c in self.classes}
         if name is None:
-            n = len(self.classes) + 1
-            while f"class {n}" in names:
-                n += 1
-            name = f"class {n}"
+            name = self.free_name()
         elif name in names:
             self.error.emit(f"A class named “{name}” exists already")
             return None
@@ -295,6 +312,35 @@ class ClassesPanel(QWidget):
         self._push([*self.classes, LabelClass(new_id, name, color)], "Add class")
         self.select(new_id)
         return new_id
+
+    def free_name(self) -> str:
+        """A name no class has yet ("class 4")."""
+        names = {c.name for c in self.classes}
+        n = len(self.classes) + 1
+        while f"class {n}" in names:
+            n += 1
+        return f"class {n}"
+
+    def ask_new_class(self, *, label: str = "Name of the new class:") -> int | None:
+        """Ask for a name (the "+" button, Edit → Add Class) and add the class; its id, or
+        None when cancelled or refused (a duplicate name is reported through ``error``)."""
+        if self.store is None:
+            self.error.emit("Open a project first")
+            return None
+        dialog = QInputDialog(self)
+        dialog.setObjectName("NewClassNameDialog")
+        dialog.setWindowTitle("New class")
+        dialog.setLabelText(label)
+        dialog.setTextValue(self.free_name())
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        name = dialog.textValue().strip()
+        dialog.deleteLater()  # not kept hidden under the panel (nor as the active window)
+        if not accepted:
+            return None
+        if not name:
+            self.error.emit("A class needs a name")
+            return None
+        return self.add_class(name)
 
     def rename_class(self, class_id: int, name: str) -> bool:
         name = name.strip()

@@ -97,15 +97,25 @@ class DraftStashMixin:
 
     def _draft_command(self, draft: Draft, record: ImageRecord, region: Region) -> Any:
         """The undo command that adds ``draft`` as an object (or replaces the object it
-        refines) with the geometry ``region``."""
+        refines) with the geometry ``region``; says what it did in the status bar."""
+        from samdesk.ui.naming import new_object_label
+
         prompt = draft_prompt_record(draft)
         old = None
         if draft.target_id is not None:
             old = next((o for o in record.objects if o.id == draft.target_id), None)
         if old is not None:
-            new = replace(old, class_id=draft.class_id, region=region, prompt=prompt or old.prompt)
+            new = replace(
+                old,
+                class_id=draft.class_id,
+                region=region,
+                prompt=prompt or old.prompt,
+                source=draft.state.source,  # true to how the new geometry was made
+            )
+            self.message.emit(f"Refined {self.describe(old)}")
             return ReplaceObjectCommand(record, new, self._changed, "Refine object")
         obj = AnnotationObject(draft.class_id, region, draft.state.source, prompt=prompt)
+        self.message.emit(f"Added {new_object_label(record, obj, self.classes)}")
         return AddObjectCommand(record, obj, self._changed)
 
     def accept_pending_drafts(self) -> list[str]:
@@ -115,6 +125,11 @@ class DraftStashMixin:
         the images whose object could not be added (no mask yet, an empty polygon).
         """
         self.finish_conversion()
+        if getattr(self, "read_only", False):  # view-only: nothing can be written
+            failed = list(self.pending_drafts())
+            self.message.emit("The project is read-only: the unaccepted objects are not saved")
+            self.discard_pending_drafts()
+            return failed
         tolerance, min_area = polygon_options(self.store)
         failed = []
         for path, draft in self.pending_drafts().items():
@@ -127,13 +142,19 @@ class DraftStashMixin:
             if stack is None or record is None or region.is_empty:
                 failed.append(path)
                 continue
-            if self.classes and all(c.id != draft.class_id for c in self.classes):
-                draft.class_id = self.class_id if self.class_id is not None else 0
+            known = {c.id for c in self.classes}
+            if draft.class_id not in known:  # its class was deleted: the current one
+                if self.class_id not in known:
+                    failed.append(path)  # never an object of no class
+                    continue
+                draft.class_id = self.class_id
             stack.push(self._draft_command(draft, record, region))
         self.discard_pending_drafts()
         if failed:
             self.message.emit(
-                "Nothing to accept (no mask yet) on " + ", ".join(failed) + ": not added"
+                "Nothing to accept (no mask yet, or no class) on "
+                + ", ".join(failed)
+                + ": not added"
             )
         return failed
 

@@ -39,6 +39,7 @@ class ImageListModel(QAbstractListModel):
         super().__init__(parent)
         self._images: list[ImageRecord] = []
         self._counts: list[int] = []
+        self._marks: dict[str, str] = {}  # image path → a problem in words (⚠ in the list)
 
     def set_images(self, images: list[ImageRecord], object_counts: list[int]) -> None:
         self.beginResetModel()
@@ -50,6 +51,18 @@ class ImageListModel(QAbstractListModel):
         self._counts[row] = object_count
         index = self.index(row)
         self.dataChanged.emit(index, index)
+
+    def set_marks(self, marks: dict[str, str]) -> None:
+        """Mark images with a problem (damaged file, changed by another annotator):
+        path → the text shown in the tooltip; the row gets a ⚠. Replaces earlier marks."""
+        changed = set(marks) ^ set(self._marks) | {
+            p for p in marks if self._marks.get(p) != marks[p]
+        }
+        self._marks = dict(marks)
+        for row, record in enumerate(self._images):
+            if record.path in changed:
+                index = self.index(row)
+                self.dataChanged.emit(index, index)
 
     def image(self, row: int) -> ImageRecord:
         return self._images[row]
@@ -64,10 +77,13 @@ class ImageListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             count = self._counts[index.row()]
             name = record.path.rsplit("/", 1)[-1]
-            return f"{_STATE_MARK[record.state]}  {name}   ({count})"
+            warn = "⚠ " if record.path in self._marks else ""
+            return f"{_STATE_MARK[record.state]}  {warn}{name}   ({count})"
         if role == Qt.ItemDataRole.ToolTipRole:
             state = record.state.value.replace("_", " ")
-            return f"{record.path}\n{state}, {self._counts[index.row()]} objects"
+            mark = self._marks.get(record.path)
+            text = f"{record.path}\n{state}, {self._counts[index.row()]} objects"
+            return text + (f"\n⚠ {mark}" if mark else "")
         if role == Qt.ItemDataRole.ForegroundRole:
             return _STATE_COLOR[record.state] if record.state != ReviewState.NEW else None
         if role == STATE_ROLE:

@@ -33,6 +33,9 @@ from PySide6.QtWidgets import (
 from samdesk.ui.job_dialog import BackgroundJobDialog
 
 FORMATS = {"coco": "COCO JSON file", "yolo": "YOLO dataset (data.yaml or its folder)"}
+FORMATS["labelme"] = "LabelMe JSON (a folder of .json beside images)"
+FORMATS["masks-png"] = "Masks as PNG (SegmentationClass/SegmentationObject folder)"
+FORMATS["voc"] = "Pascal VOC XML (folder with Annotations/)"
 
 
 def read_import(
@@ -42,14 +45,11 @@ def read_import(
     stage: Callable[[str], None] | None = None,
 ) -> Any:
     """Read a dataset (no project file is touched): an ``ImportResult``. Worker thread."""
-    from samdesk.io.coco import import_coco
-    from samdesk.io.yolo import import_yolo
+    from samdesk.io.importers import import_dataset
 
     if stage is not None:
         stage(f"Reading {source.name}…")
-    if fmt == "coco":
-        return import_coco(source, image_root=image_root)
-    return import_yolo(source)
+    return import_dataset(fmt, source, image_root=image_root if fmt == "coco" else None)
 
 
 def merge_result(store: Any, result: Any) -> str:
@@ -133,7 +133,7 @@ class ImportDialog(BackgroundJobDialog):
         if self.format.currentData() == "coco":
             path, _ = QFileDialog.getOpenFileName(self, "COCO file", "", "JSON (*.json)")
         else:
-            path = QFileDialog.getExistingDirectory(self, "YOLO dataset folder")
+            path = QFileDialog.getExistingDirectory(self, "Dataset folder")
         if path:
             self.source_edit.setText(path)
 

@@ -22,6 +22,7 @@ import samdesk
 from samdesk.ui import settings as user_settings
 from samdesk.ui.annotator import Annotator, image_key
 from samdesk.ui.canvas import CanvasView
+from samdesk.ui.class_guard import install_class_guard
 from samdesk.ui.drafts import install_drafts
 from samdesk.ui.engine_bridge import EngineBridge
 from samdesk.ui.history import UndoRouter
@@ -29,6 +30,7 @@ from samdesk.ui.image_list import ImageListPanel
 from samdesk.ui.overlay import show_work
 from samdesk.ui.project_controller import ProjectController
 from samdesk.ui.shortcuts_dialog import ShortcutsDialog
+from samdesk.ui.tool_bar import install_tool_bar
 from samdesk.ui.tools import TOOL_CLASSES, Tool
 from samdesk.ui.workflow import install_workflow
 
@@ -74,6 +76,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._wire()
         install_workflow(self)  # panels, dialogs, review states (samdesk.ui.workflow)
+        install_tool_bar(self)  # tool bar, active-tool indicator, refine banner
+        install_class_guard(self)  # accepting without a class asks for one
         install_drafts(self)  # unaccepted objects: asked about on leaving (samdesk.ui.drafts)
         self._update_title()
         self.resize(1400, 900)

@@ -23,7 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from samdesk.io.class_names import classes_from_names
 from samdesk.ui import theme
+from samdesk.ui.class_names_field import ClassNamesField
 
 
 class NewProjectDialog(QDialog):
@@ -46,6 +48,7 @@ class NewProjectDialog(QDialog):
         self.recursive.setChecked(True)
         self.info = QLabel()
         self.info.setWordWrap(True)
+        self.classes_field = ClassNamesField()  # samdesk.ui.class_names_field
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -56,6 +59,7 @@ class NewProjectDialog(QDialog):
         form.addRow("Folder:", row)
         form.addRow("Name:", self.name_edit)
         form.addRow("", self.recursive)
+        form.addRow("Classes:", self.classes_field)
         form.addRow(self.info)
         form.addRow(self.buttons)
         self.folder_edit.textChanged.connect(self._refresh)
@@ -83,6 +87,7 @@ class NewProjectDialog(QDialog):
             return None
 
     def _refresh(self) -> None:
+        self.classes_field.suggest_from(self.folder_edit.text().strip())
         count = self.image_count()
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(count is not None)
@@ -106,7 +111,10 @@ class NewProjectDialog(QDialog):
         folder = Path(self.folder_edit.text().strip()).expanduser()
         try:
             self.store = ProjectStore.create(
-                folder, self.name_edit.text().strip() or None, recursive=self.recursive.isChecked()
+                folder,
+                self.name_edit.text().strip() or None,
+                recursive=self.recursive.isChecked(),
+                classes=classes_from_names(self.classes_field.names()),
             )
         except FileExistsError as exc:
             self._say(f"{exc}. Use File → Open Project to open it.", error=True)

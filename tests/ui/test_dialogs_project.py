@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from samdesk.core.document import AnnotationObject, PolygonPart, Region, ReviewState
@@ -133,3 +135,60 @@ def test_import_coco_into_project(qtbot, project, tmp_path):
         dialog.start()
     assert not done.args[1] and "Import failed" in done.args[0]
     dialog.done(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+@pytest.mark.timeout(60, method="signal")  # reading a FIFO would block: fail, never hang
+def test_new_project_skips_and_reports_a_fifo_image(qtbot, manual_window, tmp_path, monkeypatch):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(folder / "a.png")
+    os.mkfifo(folder / "b.png")
+    dialog = NewProjectDialog(folder)
+    qtbot.addWidget(dialog)
+    assert dialog.image_count() == 1  # counted without opening it (it would block)
+
+    def accept_at_once(self) -> int:
+        self.accept()
+        return self.result()
+
+    monkeypatch.setattr(NewProjectDialog, "exec", accept_at_once)
+    with qtbot.waitSignal(manual_window.controller.image_shown, timeout=WAIT_MS):
+        manual_window.workflow.new_project(str(folder))
+    assert [r.path for r in manual_window.controller.images] == ["a.png"]
+    log = manual_window.log_view.toPlainText()
+    assert "b.png" in log and "FIFO" in log
+
+
+def test_new_formats_export_and_import_through_the_dialogs(qtbot, project, tmp_path):
+    _annotate(project)
+    store = ProjectStore.open(project)
+    dialog = ExportDialog(store.path)
+    qtbot.addWidget(dialog)
+    formats = [dialog.format.itemData(i) for i in range(dialog.format.count())]
+    assert {"labelme", "masks-png", "voc"} <= set(formats)
+    dialog.set_format("labelme")
+    assert not dialog.val_fraction.isVisibleTo(dialog) and dialog.overwrite.isVisibleTo(dialog)
+    dialog.out_edit.setText(str(tmp_path / "lm"))
+    with qtbot.waitSignal(dialog.finished_export, timeout=WAIT_MS) as done:
+        assert dialog.start()
+    text, ok = done.args
+    # The dialog shows the full report, the same text as the file beside the export.
+    assert ok and "exported 2 images, 2 objects" in text
+    report = (tmp_path / "lm" / "export-report.txt").read_text(encoding="utf-8")
+    assert text.startswith(report.rstrip("\n"))
+    dialog.done(0)
+
+    target = tmp_path / "target"
+    target.mkdir()
+    fresh = ProjectStore.create(target, "target")
+    importer = ImportDialog(fresh.path)
+    qtbot.addWidget(importer)
+    importer.format.setCurrentIndex(importer.format.findData("labelme"))
+    assert not importer.image_root.isVisibleTo(importer)
+    importer.source_edit.setText(str(tmp_path / "lm"))
+    with qtbot.waitSignal(importer.imported, timeout=WAIT_MS) as done:
+        assert importer.start()
+    text, ok = done.args
+    assert ok and "imported 2 images, 2 objects" in text, text
+    importer.done(0)
