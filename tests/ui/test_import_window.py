@@ -135,14 +135,24 @@ def test_an_unreadable_dataset_changes_nothing(qtbot, manual_window, project, tm
     dialog.done(0)
 
 
-def test_a_failure_midway_leaves_the_project_consistent(qtbot, manual_window, project, tmp_path):
+def test_a_failure_midway_leaves_the_project_consistent(
+    qtbot, manual_window, project, tmp_path, monkeypatch
+):
     w = manual_window
+    store = w.controller.store
     images = tmp_path / "dataset"
     (images / "sub").mkdir(parents=True)
-    Image.new("RGB", (64, 48), "red").save(images / "a.png")
-    Image.new("RGB", (64, 48), "blue").save(images / "sub" / "b.png")
-    source = _coco(tmp_path / "ds.json", [("a.png", 64, 48), ("sub/b.png", 64, 48)], "kite")
-    (project / "sub").write_text("not a folder")  # copying sub/b.png in fails
+    Image.new("RGB", (320, 240), "red").save(images / "a.png")
+    Image.new("RGB", (320, 240), "blue").save(images / "sub" / "b.png")
+    source = _coco(tmp_path / "ds.json", [("a.png", 320, 240), ("sub/b.png", 320, 240)], "kite")
+    real_save = store.save_image
+
+    def disk_full_on_b(record):  # the disk fills up while the second image is written
+        if record.path == "sub/b.png":
+            raise OSError(28, "No space left on device")
+        real_save(record)
+
+    monkeypatch.setattr(store, "save_image", disk_full_on_b)
     dialog = w.workflow.show_import()
     dialog.source_edit.setText(str(source))
     dialog.image_root.setText(str(images))
@@ -151,12 +161,13 @@ def test_a_failure_midway_leaves_the_project_consistent(qtbot, manual_window, pr
     assert not done.args[1] and "Import failed" in done.args[0]
     on_disk = ProjectStore.open(project)
     ids = {c.id for c in on_disk.project.classes}
-    assert "kite" in {c.name for c in on_disk.project.classes}
+    assert "kite" in {c.name for c in on_disk.project.classes}  # written before any object
     for record in on_disk.project.images:  # every object's class exists
         assert all(o.class_id in ids for o in on_disk.load_image_annotations(record.path).objects)
-    # What was imported before the failure is listed, and shown by the window.
-    assert "a.png" in [r.path for r in on_disk.project.images]
-    assert "a.png" in [r.path for r in w.controller.store.project.images]
-    assert w.image_list.model.rowCount() == len(w.controller.store.project.images)
+    # What was imported before the failure is listed, and the window shows the same.
+    assert len(on_disk.load_image_annotations("a.png").objects) == 1
+    assert store.record("sub/b.png").objects == []  # memory as on disk: not half-added
+    assert [r.path for r in store.project.images] == [r.path for r in on_disk.project.images]
+    assert w.image_list.model.rowCount() == len(store.project.images)
     assert "kite" in [a.text() for a in w._class_menu.actions()]
     dialog.done(0)
