@@ -100,8 +100,7 @@ class Annotator(DraftStashMixin, RefineMixin, BrushStrokesMixin, QObject):
 
     # ----- project and image ---------------------------------------------------------------
     def set_project(self, store: Any) -> None:
-        """A project was opened: forget the previous one's stacks and drafts (the window
-        asked about unaccepted objects before, ``samdesk.ui.drafts``)."""
+        """A project was opened: forget the previous one's stacks and drafts (asked about)."""
         self.converter.cancel()  # its stack goes
         self.stashed.clear()
         for stack in self._stacks.values():
@@ -117,11 +116,7 @@ class Annotator(DraftStashMixin, RefineMixin, BrushStrokesMixin, QObject):
         self.set_class(self.classes[0].id if self.classes else None)
 
     def set_image(self, row: int | None, record: ImageRecord | None) -> None:
-        """The image on screen changed (its annotations are loaded).
-
-        The object being built on the image left is kept for it, and the one kept for
-        ``record`` (if any) is the draft again (``draft_stash``).
-        """
+        """The image on screen changed (its annotations loaded); drafts kept per image."""
         self._stash_draft()
         self.row, self.record = row, record
         self._reset_image_state()
@@ -195,9 +190,7 @@ class Annotator(DraftStashMixin, RefineMixin, BrushStrokesMixin, QObject):
         lost = draft is not None and (draft.has_prompt or draft.state.logits is not None)
         lost = lost and not self._frozen(quiet=True)  # being accepted: its mask is final
         self.draft = None if lost else draft
-        for kept in self.stashed.values():  # kept on other images: their masks stay valid,
-            kept.draft.update(logits=None)  # the old model's logits must not reach the new
-            kept.draft.candidates = []
+        self._strip_stashed_logits()
         self.hover = self._pending = self._hover_next = None
         self._needs_decode = self._accept_when_ready = False
         self.draft_changed.emit()  # the waiting state follows the bridge's availability_changed

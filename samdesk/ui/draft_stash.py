@@ -72,6 +72,13 @@ class DraftStashMixin:
             if kept.draft is draft:
                 del self.stashed[path]
 
+    def _strip_stashed_logits(self) -> None:
+        """The model was swapped: drafts kept on other images keep their masks and
+        prompts, but the old model's logits must not reach the new one."""
+        for kept in self.stashed.values():
+            kept.draft.update(logits=None)
+            kept.draft.candidates = []
+
     # ----- what is pending ---------------------------------------------------------------------
     def pending_drafts(self) -> dict[str, Draft]:
         """Image path → its unaccepted object: the kept ones and the one on screen."""
