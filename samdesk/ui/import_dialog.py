@@ -18,8 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialogButtonBox,
     QFileDialog,
@@ -157,6 +158,9 @@ class ImportDialog(BackgroundJobDialog):
     def _on_job_done(self, result: Any, ok: bool) -> None:
         if ok:  # read: merge here, on the GUI thread, into the store the window edits
             self.progress.setFormat(f"Adding {len(result.images)} images to the project…")
+            # The window waits for the merge (copies, one file per image): a busy cursor
+            # says so, and no edit can slip in between the merge's writes.
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
                 store = self.store
                 if store is None:
@@ -166,6 +170,8 @@ class ImportDialog(BackgroundJobDialog):
                 text = merge_result(store, result)
             except Exception as exc:  # reported like a read failure, never a crash
                 text, ok = str(exc) or type(exc).__name__, False
+            finally:
+                QApplication.restoreOverrideCursor()
         else:
             text = result
         if not ok:
