@@ -96,6 +96,7 @@ class DraftGuard(QObject):
             parts.append(f"{others} unaccepted on other images")
         self.status.setText("  ·  ".join(parts))
         self.status.setVisible(bool(parts))
+        self.window.image_list.model.set_drafts(set(a.pending_drafts()))  # ✎ in the list
 
     def confirm_leave(self, leaving: str = "leaving the project") -> bool:
         """Before the project is left: True to go on (the objects were accepted or

@@ -74,6 +74,9 @@ def test_image_change_keeps_the_draft_for_its_image(qtbot, manual_window, projec
     assert a.draft is None and a.record.path == "img1.png"
     assert list(a.stashed) == ["img0.png"]
     assert "1 unaccepted on other images" in w.drafts.status.text()
+    model = w.image_list.model
+    assert model.data(model.index(0)).endswith("✎ draft")  # the list says where it waits
+    assert not model.data(model.index(1)).endswith("✎ draft")
     assert ProjectStore.open(project).load_image_annotations(0).objects == []
     _go(qtbot, w, "A", 0)
     # Back: the same prompts as a draft again (drawn, with its own Backspace history).
@@ -85,6 +88,7 @@ def test_image_change_keeps_the_draft_for_its_image(qtbot, manual_window, projec
     click(qtbot, w.canvas, *TRIANGLE[2])
     qtbot.keyClick(w.canvas, Qt.Key.Key_Return)
     assert a.draft is None and not a.stashed
+    assert not model.data(model.index(0)).endswith("✎ draft")
     (obj,) = ProjectStore.open(project).load_image_annotations(0).objects
     assert obj.region.parts[0].exterior.shape[0] == 3
 
