@@ -143,6 +143,14 @@ class ImportDialog(BackgroundJobDialog):
         source = self.source_edit.text().strip()
         if self.running or not source:
             return False
+        if getattr(self.store, "read_only", False):  # nothing may be written: say so now
+            self._show_outcome(
+                self.import_button,
+                "The project is open read-only: nothing imported",
+                False,
+                "Not imported",
+            )
+            return False
         root = self.image_root.text().strip()
         self._run_job(
             self.import_button,

@@ -171,3 +171,18 @@ def test_a_failure_midway_leaves_the_project_consistent(
     assert w.image_list.model.rowCount() == len(store.project.images)
     assert "kite" in [a.text() for a in w._class_menu.actions()]
     dialog.done(0)
+
+
+def test_a_read_only_project_is_not_imported_into(qtbot, manual_window, project, tmp_path):
+    w = manual_window
+    source = _coco(tmp_path / "ds.json", [("img0.png", 320, 240)])
+    dialog = w.workflow.show_import()
+    before = _snapshot(project)
+    w.controller.store.read_only = True  # e.g. opened read-only: another annotator writes
+    dialog.source_edit.setText(str(source))
+    dialog.image_root.setText(str(project))
+    assert not dialog.start()
+    assert "read-only" in dialog.summary.toPlainText()
+    assert _snapshot(project) == before
+    assert "bird" not in {c.name for c in w.controller.store.project.classes}
+    dialog.done(0)
