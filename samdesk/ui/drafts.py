@@ -9,6 +9,9 @@ quitting or opening another project (new or existing), when any are pending:
 Cancel keeps the window and the project as they are. A mask still being traced in the
 background after Enter is finished first (it was accepted already), whatever the answer.
 
+The workflow's close handling calls ``confirm_leave`` first on quit (Cancel keeps the
+window open); ``MainWindow.open_path`` calls it before another project is opened.
+
 ``DraftGuard`` also keeps a permanent status-bar text while an object is being built
 ("Draft — Enter to accept, Esc to discard"), so a draft is never taken for saved work.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 from samdesk.ui.overlay import show_work
@@ -84,7 +87,6 @@ class DraftGuard(QObject):
         annotator.draft_changed.connect(self.update_status)
         # The draft's stripes keep their width on screen: re-rendered at a new zoom.
         window.canvas.zoom_changed.connect(lambda _scale: show_work(window.canvas, annotator))
-        window.installEventFilter(self)  # after the workflow's: this filter runs first
 
     def update_status(self) -> None:
         """Show the draft text while an object is being built; count the kept ones."""
@@ -117,13 +119,6 @@ class DraftGuard(QObject):
             return False
         self.update_status()
         return True
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        closing = event.type() == QEvent.Type.Close and watched is self.window
-        if closing and not self.confirm_leave("quitting"):
-            event.ignore()  # the window stays open, with everything as it was
-            return True
-        return super().eventFilter(watched, event)
 
 
 def install_drafts(window: Any) -> DraftGuard:

@@ -312,6 +312,11 @@ class Workflow(QObject):
                 self.open_dropped(paths)
                 return True
         elif kind == QEvent.Type.Close and watched is self.window:
+            # Unaccepted objects first: those accepted are then saved like any edit.
+            drafts = getattr(self.window, "drafts", None)  # samdesk.ui.drafts
+            if drafts is not None and not drafts.confirm_leave("quitting"):
+                event.ignore()  # the user chose to stay: nothing shuts down
+                return True
             if not self.save_guard.confirm_close():
                 event.ignore()  # the user chose to stay: nothing shuts down
                 return True
