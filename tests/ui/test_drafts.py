@@ -132,6 +132,15 @@ def test_sam_draft_comes_back_with_its_points_and_mask(qtbot, window):
     assert a.draft.points == points and a.draft.labels == labels
     assert np.array_equal(a.draft.mask.mask, mask)
     assert w.canvas.prompt_item.points == list(points)
+    # The model is switched off while the draft waits on another image: its mask and
+    # prompts stay (the old model's logits do not), and it is accepted as it is.
+    _go(qtbot, w, "D", 1)
+    w.set_engine_options(None)
+    _go(qtbot, w, "A", 0)
+    assert np.array_equal(a.draft.mask.mask, mask) and a.draft.state.logits is None
+    qtbot.keyClick(w.canvas, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(a.record.objects) == 1, timeout=WAIT_MS)
+    assert a.draft is None and not a.stashed
 
 
 def test_quit_asks_and_accept_all_saves_every_draft(qtbot, manual_window, project):
