@@ -388,10 +388,13 @@ def _draft_rect(draft) -> tuple[float, float, float, float] | None:
     if draft.polygon:
         xs += [x for x, _ in draft.polygon]
         ys += [y for _, y in draft.polygon]
-    elif not draft.mask.is_empty:
-        x0, y0, x1, y1 = draft.mask.tight().bbox
-        xs += [x0, x1]
-        ys += [y0, y1]
+    elif not draft.mask.is_empty:  # the set pixels' extent, without copying the crop
+        crop = draft.mask
+        rows = np.flatnonzero(crop.mask.any(axis=1))
+        cols = np.flatnonzero(crop.mask.any(axis=0))
+        ox, oy = crop.offset
+        xs += [ox + int(cols[0]), ox + int(cols[-1]) + 1]
+        ys += [oy + int(rows[0]), oy + int(rows[-1]) + 1]
     xs += [x for x, _ in draft.points]
     ys += [y for _, y in draft.points]
     if draft.box is not None:
