@@ -40,6 +40,7 @@ class ImageListModel(QAbstractListModel):
         self._images: list[ImageRecord] = []
         self._counts: list[int] = []
         self._marks: dict[str, str] = {}  # image path → a problem in words (⚠ in the list)
+        self._drafts: set[str] = set()  # image paths with an unaccepted object (✎)
 
     def set_images(self, images: list[ImageRecord], object_counts: list[int]) -> None:
         self.beginResetModel()
@@ -64,6 +65,17 @@ class ImageListModel(QAbstractListModel):
                 index = self.index(row)
                 self.dataChanged.emit(index, index)
 
+    def set_drafts(self, paths: set[str]) -> None:
+        """Mark the images that hold an unaccepted object (``samdesk.ui.drafts``)."""
+        changed = set(paths) ^ self._drafts
+        if not changed:
+            return
+        self._drafts = set(paths)
+        for row, record in enumerate(self._images):
+            if record.path in changed:
+                index = self.index(row)
+                self.dataChanged.emit(index, index)
+
     def image(self, row: int) -> ImageRecord:
         return self._images[row]
 
@@ -78,11 +90,14 @@ class ImageListModel(QAbstractListModel):
             count = self._counts[index.row()]
             name = record.path.rsplit("/", 1)[-1]
             warn = "⚠ " if record.path in self._marks else ""
-            return f"{_STATE_MARK[record.state]}  {warn}{name}   ({count})"
+            draft = "  ✎ draft" if record.path in self._drafts else ""
+            return f"{_STATE_MARK[record.state]}  {warn}{name}   ({count}){draft}"
         if role == Qt.ItemDataRole.ToolTipRole:
             state = record.state.value.replace("_", " ")
             mark = self._marks.get(record.path)
             text = f"{record.path}\n{state}, {self._counts[index.row()]} objects"
+            if record.path in self._drafts:
+                text += "\n✎ an unaccepted object (Enter accepts it, Esc discards it)"
             return text + (f"\n⚠ {mark}" if mark else "")
         if role == Qt.ItemDataRole.ForegroundRole:
             return _STATE_COLOR[record.state] if record.state != ReviewState.NEW else None
