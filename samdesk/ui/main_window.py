@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 import samdesk
+from samdesk.ui import gui_gc
 from samdesk.ui import settings as user_settings
 from samdesk.ui.annotator import Annotator, image_key
 from samdesk.ui.canvas import CanvasView
@@ -46,6 +48,8 @@ class MainWindow(QMainWindow):
     def __init__(self, *, checkpoint: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MainWindow")
+        # Cycles holding widgets must be freed on this thread, never a worker's (gui_gc).
+        gui_gc.install(QApplication.instance())
         self.checkpoint = checkpoint
         self.controller = ProjectController(self)
         self.canvas = CanvasView(self)

@@ -9,11 +9,22 @@ import weakref
 from PySide6.QtWidgets import QApplication, QWidget
 
 from samdesk.ui.gui_gc import GuiThreadCollector, install
+from samdesk.ui.main_window import MainWindow
+
+
+def test_a_window_puts_collection_on_the_gui_thread(qtbot) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    app = QApplication.instance()
+    collector = app.findChild(GuiThreadCollector)
+    assert collector is not None and install(app) is collector  # one per application
+    assert not gc.isenabled()
 
 
 def test_widget_cycles_are_freed_on_the_gui_thread(qtbot) -> None:
     app = QApplication.instance()
-    collector = GuiThreadCollector(app, interval_ms=10)
+    collector = install(app)
+    saved = collector.threshold
     try:
         assert not gc.isenabled()
         freed_on: list[str] = []
@@ -45,17 +56,4 @@ def test_widget_cycles_are_freed_on_the_gui_thread(qtbot) -> None:
         assert freed_on == [threading.main_thread().name]
         assert collector.collections >= 1
     finally:
-        collector.stop()
-        collector.deleteLater()
-    assert gc.isenabled()
-
-
-def test_install_is_idempotent(qtbot) -> None:
-    app = QApplication.instance()
-    first = install(app)
-    try:
-        assert install(app) is first
-    finally:
-        first.stop()
-        first.setParent(None)
-        first.deleteLater()
+        collector.threshold = saved
