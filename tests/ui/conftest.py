@@ -69,6 +69,16 @@ def _join_workers_on_close(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(MainWindow, "shutdown_timeout", None)
 
 
+@pytest.fixture(autouse=True)
+def _never_block_on_the_drafts_question(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any test window closed with an unaccepted object discards it instead of waiting on
+    the modal question (pytest-qt closes windows even after a failure). Tests of the
+    question import ``ask_pending`` itself, which this leaves intact."""
+    import samdesk.ui.drafts as drafts
+
+    monkeypatch.setattr(drafts, "ask_pending", lambda _parent, _paths, _leaving: "discard")
+
+
 def _open_window(qtbot, project: Path, checkpoint: Path | None):
     from samdesk.ui.main_window import MainWindow
 
