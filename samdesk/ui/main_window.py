@@ -27,6 +27,7 @@ from samdesk.ui.image_list import ImageListPanel
 from samdesk.ui.overlay import show_work
 from samdesk.ui.project_controller import ProjectController
 from samdesk.ui.shortcuts_dialog import ShortcutsDialog
+from samdesk.ui.start_page import install_start_page
 from samdesk.ui.tools import TOOL_CLASSES, Tool
 from samdesk.ui.workflow import install_workflow
 
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._wire()
         install_workflow(self)  # panels, dialogs, review states (samdesk.ui.workflow)
+        install_start_page(self)  # recent projects, new, sample: until a project opens
         self._update_title()
         self.resize(1400, 900)
         self._restore_layout()
@@ -273,7 +275,9 @@ class MainWindow(QMainWindow):
         return True
 
     def open_path(self, path: Path) -> bool:
-        return self.controller.open(Path(path))
+        """Open a project; a plain image folder gets the offer to make one there."""
+        offered = self.start_page.open_or_offer(Path(path))
+        return offered if offered is not None else self.controller.open(Path(path))
 
     def _ask_open(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
