@@ -11,12 +11,14 @@ New Project dialog prefilled with that folder.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFrame,
     QGridLayout,
     QLabel,
@@ -66,8 +68,9 @@ class StartPage(QWidget):
         super().__init__(parent)
         self.setObjectName("StartPage")
         title = QLabel("<span style='font-size:22pt;font-weight:600'>samdesk</span>")
-        subtitle = QLabel("Image annotation with Segment Anything")
-        subtitle.setEnabled(False)  # the palette's muted text colour, light or dark
+        subtitle = QLabel(
+            "<span style='font-size:12pt'>Image annotation with Segment Anything</span>"
+        )
         self.new_button = QPushButton("New project from a folder…")
         self.open_button = QPushButton("Open a project…")
         self.sample_button = QPushButton("Open the sample")
@@ -90,7 +93,8 @@ class StartPage(QWidget):
         actions.addStretch(1)
         self.recent_list = QListWidget()
         self.recent_list.setObjectName("RecentProjects")
-        self.recent_list.setMinimumWidth(340)
+        self.recent_list.setMinimumWidth(360)
+        self.recent_list.setSpacing(2)
         self.recent_list.itemActivated.connect(self._on_recent)
         self.recent_list.itemClicked.connect(self._on_recent)
         self.no_recent = QLabel("No recent projects yet.")
@@ -123,10 +127,20 @@ class StartPage(QWidget):
         for path in user_settings.recent_projects():
             file = Path(path)
             name = file.name.removesuffix(PROJECT_SUFFIX) if file.is_file() else file.name
-            item = QListWidgetItem(f"{name}\n{file.parent}")
+            item = QListWidgetItem()  # the label below draws the text
             item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{name}, in {file.parent}")
             item.setToolTip(path)
             self.recent_list.addItem(item)
+            # Two lines as a label: the name stands out, the folder is secondary. The label
+            # ignores the mouse, so clicks still reach the list.
+            label = QLabel(
+                f"<b>{html.escape(name)}</b><br><small>{html.escape(str(file.parent))}</small>"
+            )
+            label.setContentsMargins(6, 4, 6, 4)
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            item.setSizeHint(label.sizeHint())
+            self.recent_list.setItemWidget(item, label)
         has = self.recent_list.count() > 0
         self.recent_list.setVisible(has)
         self.no_recent.setVisible(not has)
@@ -145,15 +159,20 @@ class StartPage(QWidget):
         super().showEvent(event)
 
 
-class StartPageHost:
+class StartPageHost(QObject):
     """Glue between the page and one main window (built by ``install_start_page``).
 
+    While the page shows, the window's docks (empty without a project) are hidden; the
+    ones that were visible come back when a project opens, and before the window saves
+    its layout on close, so the user's layout is never changed by the start page.
     ``ask_make_project(folder) -> bool`` asks before making a project in a plain folder
     (tests put a function here).
     """
 
     def __init__(self, window: Any) -> None:
+        super().__init__(window)
         self.window = window
+        self._hidden_docks: list[QDockWidget] = []
         self.page = StartPage()
         self.ask_make_project: Callable[[Path], bool] = lambda folder: ask_make_project(
             window, folder
@@ -169,6 +188,25 @@ class StartPageHost:
         self.page.sample_requested.connect(self.open_sample)
         self.page.recent_requested.connect(lambda path: window.open_path(Path(path)))
         window.controller.project_opened.connect(self.show_canvas)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window:
+            if event.type() == QEvent.Type.Show and self.showing and not self._hidden_docks:
+                # After the window restored its saved layout: hide what shows nothing yet.
+                self._hidden_docks = [
+                    d for d in self.window.findChildren(QDockWidget) if d.isVisible()
+                ]
+                for dock in self._hidden_docks:
+                    dock.hide()
+            elif event.type() == QEvent.Type.Close:
+                self._restore_docks()  # before closeEvent saves the layout
+        return super().eventFilter(watched, event)
+
+    def _restore_docks(self) -> None:
+        docks, self._hidden_docks = self._hidden_docks, []
+        for dock in docks:
+            dock.show()
 
     @property
     def showing(self) -> bool:
@@ -177,6 +215,7 @@ class StartPageHost:
 
     def show_canvas(self) -> None:
         self.stack.setCurrentWidget(self.canvas)
+        self._restore_docks()
 
     def open_sample(self) -> bool:
         from samdesk.io.sample import working_sample_project
