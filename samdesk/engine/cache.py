@@ -125,10 +125,22 @@ class DiskCache:
     Safe to share between processes (``samdesk encode`` running while the window is
     open): writes go to a temporary file in the same folder and are renamed into place,
     so a reader sees either no file or a whole one.
+
+    ``read_first``: folders looked in before ``directory`` and only read (a team's
+    project cache that ``samdesk encode`` filled on a GPU box, read by every laptop whose
+    own cache is the user's). Nothing there is written or deleted: a bad entry in one of
+    them is skipped, and the embedding is computed and saved into ``directory``.
     """
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        read_first: Iterable[str | os.PathLike[str]] = (),
+    ) -> None:
         self.directory = Path(directory)
+        self.read_first = tuple(
+            Path(d) for d in read_first if Path(d).absolute() != self.directory.absolute()
+        )
 
     def path_for(self, content_hash: str, model_key: str) -> Path:
         """Where the entry for this image content and model lives."""
@@ -140,8 +152,18 @@ class DiskCache:
     def load(self, content_hash: str, model_key: str, image_key: str) -> Embedding | None:
         """The stored embedding (features back to float32), or None on a miss.
 
-        A corrupt or foreign entry is logged, deleted and reported as a miss.
+        A corrupt or foreign entry is logged, deleted and reported as a miss (in a
+        ``read_first`` folder it is only skipped).
         """
+        for folder in self.read_first:
+            shared = folder / self.path_for(content_hash, model_key).name
+            try:
+                data = shared.read_bytes()
+                return _decode(data, content_hash, model_key, image_key)
+            except FileNotFoundError:
+                continue
+            except (OSError, _BadEntry) as exc:
+                log.warning("skipping cached embedding %s: %s", shared, exc)
         path = self.path_for(content_hash, model_key)
         try:
             data = path.read_bytes()

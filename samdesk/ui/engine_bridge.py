@@ -95,6 +95,7 @@ class EngineBridge(QObject):
         self._generation = 0
         self._images: list[str] = []
         self._large: set[str] = set()
+        self._read_first: list[str] = []  # caches read before ours (a project's, shared)
         self._current: str | None = None
         self._request = 0
         self._embedding: Any = None
@@ -136,6 +137,7 @@ class EngineBridge(QObject):
             device=options["device"],
             encoder_dtype=_encoder_dtype(options["precision"], options["device"]),
             cache_dir=cache_dir if cache_dir is not None else _default_cache_dir(),
+            cache_read_first=list(self._read_first),
             prefetch_count=options["prefetch_count"],
             **extra,
             on_ready=self._this_generation(self._on_ready),
@@ -196,12 +198,23 @@ class EngineBridge(QObject):
         if self._service is not None:
             self._service.allow_large(path)
 
-    def set_cache_dir(self, cache_dir: str | os.PathLike[str] | None) -> None:
-        """Use another embedding disk cache folder (a project's) without restarting."""
+    def set_cache_dir(
+        self,
+        cache_dir: str | os.PathLike[str] | None,
+        read_first: Sequence[str | os.PathLike[str]] | None = None,
+    ) -> None:
+        """Use another embedding disk cache folder (a project's) without restarting.
+
+        ``read_first``: folders only read, before it (the project's cache that ``samdesk
+        encode`` fills, when ours is the user's); None keeps the ones set before. Engines
+        started later by ``reconfigure`` keep them.
+        """
         self.options["cache_dir"] = cache_dir
+        if read_first is not None:
+            self._read_first = [str(d) for d in read_first]
         if self._service is not None:
             self._service.set_cache_dir(
-                cache_dir if cache_dir is not None else _default_cache_dir()
+                cache_dir if cache_dir is not None else _default_cache_dir(), self._read_first
             )
 
     def reconfigure(self, checkpoint: str | os.PathLike[str] | None, **options: Any) -> bool:

@@ -316,7 +316,8 @@ class MainWindow(QMainWindow):
         self.annotator.set_project(store)
         self._rebuild_class_menu()
         # "Cache place: project" could not apply before a project was open.
-        self.engine.set_cache_dir(user_settings.model_settings().cache_dir(store.root))
+        saved = user_settings.model_settings()  # the project's own cache is read first
+        self.engine.set_cache_dir(saved.cache_dir(store.root), saved.cache_read_first(store.root))
         self.engine.set_images([image_key(store, record) for record in images])
         counts = [store.object_count(i) for i in range(len(images))]
         self.image_list.model.set_images(images, counts)

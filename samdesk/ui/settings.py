@@ -65,6 +65,13 @@ class ModelSettings:
 
         return Path(user_cache_dir()) / "embeddings"
 
+    def cache_read_first(self, project_root: Path | None) -> list[Path]:
+        """Caches read before ``cache_dir``: the project's (what ``samdesk encode`` writes,
+        e.g. on a team's GPU box) when embeddings are written to the user's cache."""
+        if project_root is None or self.cache_place == "project":
+            return []
+        return [Path(project_root) / ".samdesk" / "embeddings"]
+
 
 def model_settings() -> ModelSettings:
     """The saved model settings (defaults where unset or unreadable)."""
