@@ -61,6 +61,7 @@ class EngineBridge(QObject):
     decoded(object): a ``DecodeResult`` for the current image (superseded ones are dropped).
     decode_failed(str): a prompt could not be answered (clears any "waiting" state).
     availability_changed(bool): the model turned out unusable (False): SAM tools go off.
+    model_loaded(str): the checkpoint (path) of a new engine has loaded and works.
 
     Args: ``checkpoint`` (None: no model), ``cache_dir`` of the embedding disk cache
     (default: the user cache dir), ``prefetch_count``, ``device`` ("cpu", "cuda", ... or
@@ -74,6 +75,7 @@ class EngineBridge(QObject):
     decoded = Signal(object)
     decode_failed = Signal(str)
     availability_changed = Signal(bool)
+    model_loaded = Signal(str)
 
     def __init__(
         self,
@@ -121,6 +123,7 @@ class EngineBridge(QObject):
         self.checkpoint = str(checkpoint) if checkpoint else None
         self.options = dict(options)
         self._model_failed = False
+        self._model_loaded = False
         self._embedding = None
         self.last_encode_seconds = None
         self._set_status("No model" if self.checkpoint is None else "Loading model…")
@@ -253,11 +256,16 @@ class EngineBridge(QObject):
         self._session.set_embedding(None)
         if path is None:
             self._service.clear_current()
+            if self.status.startswith("Ready"):
+                self._set_status("Model ready")  # "Ready" was the image that went
             return
         ticket = self._service.set_current(path)
         self._request = ticket.request_id
         if ticket.embedding is not None:
             self._use(ticket.embedding)
+        elif self.status == "Ready" or self.status.startswith("Ready "):
+            # "Ready" was the previous image's; this one waits for the worker's report.
+            self._set_status("Waiting for this image…")
 
     def submit(self, prompt: Any) -> bool:
         """Decode ``prompt`` (``samdesk.engine.Prompt``) on the current image, latest wins.
@@ -349,6 +357,11 @@ class EngineBridge(QObject):
         if self._service is None or self._model_failed:
             return
         state = status.state
+        if state not in ("loading_model", "closed") and not self._model_loaded:
+            # The worker reports anything else only after the model loaded (a failed load
+            # reports an error first, and sets _model_failed).
+            self._model_loaded = True
+            self.model_loaded.emit(self.checkpoint or "")
         if state == "loading_model":
             text = "Loading model…"
         elif state == "encoding":
@@ -357,7 +370,12 @@ class EngineBridge(QObject):
             text = "Ready" if self.is_ready() else "Waiting for this image…"
             text += f" — prefetching {status.pending + 1} more"
         elif state in ("idle", "holding"):
-            text = "Ready" if self.is_ready() else self.status
+            if self.is_ready():
+                text = "Ready"
+            elif self._current is None:
+                text = "Model ready"  # loaded, no image open: never a stale "Loading model…"
+            else:
+                text = self.status
         else:
             text = state.capitalize()
         if status.message:

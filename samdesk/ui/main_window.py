@@ -23,6 +23,7 @@ from samdesk.ui import settings as user_settings
 from samdesk.ui.annotator import Annotator, image_key
 from samdesk.ui.canvas import CanvasView
 from samdesk.ui.engine_bridge import EngineBridge
+from samdesk.ui.feedback import install_feedback
 from samdesk.ui.image_list import ImageListPanel
 from samdesk.ui.overlay import show_work
 from samdesk.ui.project_controller import ProjectController
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self._wire()
         install_workflow(self)  # panels, dialogs, review states (samdesk.ui.workflow)
         install_start_page(self)  # recent projects, new, sample: until a project opens
+        install_feedback(self)  # status texts that expire, model failures in the banner
         self._update_title()
         self.resize(1400, 900)
         self._restore_layout()
