@@ -73,6 +73,7 @@ class Annotator(BrushStrokesMixin, QObject):
         self.draft: Draft | None = None
         self.hover: MaskCrop | None = None
         self.hover_score: float | None = None
+        self.hover_enabled = True  # View → Hover Preview (samdesk.ui.view_options)
         self.selected_id: str | None = None
         self.brush_radius = 12.0
         self._stacks: dict[str, QUndoStack] = {}
@@ -452,6 +453,8 @@ class Annotator(BrushStrokesMixin, QObject):
 
     def hover_at(self, x: float, y: float) -> None:
         """Live preview: the mask a click at (x, y) would give, before the first click."""
+        if not self.hover_enabled:
+            return
         if self.draft is not None or not self.engine.is_ready() or self.selected_id is not None:
             return
         if self._pending is not None:

@@ -30,6 +30,7 @@ from samdesk.ui.project_controller import ProjectController
 from samdesk.ui.shortcuts_dialog import ShortcutsDialog
 from samdesk.ui.start_page import install_start_page
 from samdesk.ui.tools import TOOL_CLASSES, Tool
+from samdesk.ui.view_options import install_view_options
 from samdesk.ui.workflow import install_workflow
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         install_workflow(self)  # panels, dialogs, review states (samdesk.ui.workflow)
         install_start_page(self)  # recent projects, new, sample: until a project opens
         install_feedback(self)  # status texts that expire, model failures in the banner
+        install_view_options(self)  # View → Hover Preview (persisted)
         self._update_title()
         self.resize(1400, 900)
         self._restore_layout()

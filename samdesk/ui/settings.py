@@ -25,6 +25,7 @@ _PREFETCH = "model/prefetch_count"
 _CACHE_MB = "cache/size_mb"
 _CACHE_PLACE = "cache/place"
 _RECENT = "projects/recent"
+_HOVER = "view/hover_preview"
 
 
 def _str(key: str, default: str) -> str:
@@ -136,6 +137,18 @@ def add_recent_project(path: str | Path) -> list[str]:
     q.setValue(_RECENT, paths)
     q.sync()
     return paths
+
+
+def hover_preview() -> bool:
+    """Whether the SAM tools preview the mask under the cursor (default: on)."""
+    value = QSettings().value(_HOVER, True)
+    return value not in (False, "false", "0", 0)  # INI files hold strings
+
+
+def set_hover_preview(on: bool) -> None:
+    q = QSettings()
+    q.setValue(_HOVER, bool(on))
+    q.sync()
 
 
 def clear_recent_projects() -> None:
