@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import Any
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from samdesk.core.document import ImageRecord
 from samdesk.ui.bridge import FutureBridge
+from samdesk.ui.decoded_images import DecodedImages
 from samdesk.ui.qt_convert import rgb_to_qimage
 
 
@@ -85,6 +87,7 @@ class ProjectController(QObject):
         self._wanted = 0
         self._pending: Future | None = None
         self._large_answers: dict[str, bool] = {}  # absolute path → "Open anyway"?
+        self.decoded = DecodedImages()  # the last images shown: switching back is instant
         self.ask_large: Callable[[str, int, int], bool] = self._ask_large
 
     # ----- project -----------------------------------------------------------------------
@@ -100,6 +103,7 @@ class ProjectController(QObject):
         self.store = store
         self.current_row = None
         self.current_rgb = None
+        self.decoded.clear()
         for warning in getattr(store, "warnings", []):
             self.error.emit(warning)
         self.project_opened.emit()
@@ -120,15 +124,25 @@ class ProjectController(QObject):
             self._pending.cancel()  # not started yet: never decode an image nobody waits for
         path = self._abspath(row)
         allow_large = self._large_answers.get(path, False)
+        key = DecodedImages.key(path, allow_large)
+        cached = self.decoded.get(key)
+        if cached is not None:
+            self._pending = None
+            self._on_loaded(request, row, cached)
+            return
         future = self._executor.submit(_load, Path(path), allow_large)
         self._pending = future
         self._bridge.watch(
             future,
-            lambda result: self._on_loaded(request, row, result),
+            lambda result: self._on_loaded(request, row, result, key),
             lambda exc: self._on_failed(request, row, exc),
         )
 
-    def _on_loaded(self, request: int, row: int, result: tuple[np.ndarray, QImage]) -> None:
+    def _on_loaded(
+        self, request: int, row: int, result: tuple[np.ndarray, QImage], key: Any = None
+    ) -> None:
+        if key is not None:
+            self.decoded.put(key, result)  # even when not shown: it was paid for
         if request != self._wanted:
             return  # the user has moved on
         rgb, image = result
