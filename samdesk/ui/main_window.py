@@ -325,11 +325,13 @@ class MainWindow(QMainWindow):
         self.engine.set_images([image_key(store, record) for record in images])
         counts = [store.object_count(i) for i in range(len(images))]
         self.image_list.model.set_images(images, counts)
+        self.image_list.check_files([str(store.image_abspath(r)) for r in images])
         self._update_title()
         if images:
             self.controller.show_image(0)
 
     def _on_image_shown(self, row: int, image, record) -> None:
+        self.image_list.model.set_file_problem(row, None)  # it reads now (fixed meanwhile)
         self._canvas_note.hide()
         self.canvas.set_image(image)
         self.canvas.set_objects(record.objects, self.controller.store.project.classes)
@@ -339,6 +341,7 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _on_image_failed(self, row: int, message: str) -> None:
+        self.image_list.model.set_file_problem(row, message.split(": ", 1)[-1])
         self._canvas_note.setText(message)
         self._canvas_note.show()
         self.canvas.set_image(None)
@@ -375,6 +378,7 @@ class MainWindow(QMainWindow):
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())
         self.controller.shutdown()
+        self.image_list.shutdown()
         self.annotator.converter.shutdown()  # joins a conversion still running (seconds at most)
         if not self.engine.shutdown(timeout=self.shutdown_timeout):
             log.info("quitting while an encode finishes; it is abandoned (only a cache entry)")
