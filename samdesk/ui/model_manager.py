@@ -152,6 +152,10 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(where)
+        from samdesk.ui.model_offline import OfflinePanel
+
+        self.offline = OfflinePanel(self)  # a file from elsewhere, the folder, URL + SHA-256
+        layout.addWidget(self.offline)
         layout.addLayout(buttons)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.progress_changed.connect(self._show_progress)
@@ -161,7 +165,7 @@ class ModelManagerDialog(QDialog):
         )
         if self.checkpoints:
             self.table.selectRow(default)
-        self.resize(720, 420)
+        self.resize(760, 520)
 
     # ----- table ---------------------------------------------------------------------------
     def _fill(self) -> None:
@@ -186,7 +190,9 @@ class ModelManagerDialog(QDialog):
         part = part_path(checkpoint.local_path())
         if part.is_file():
             return f"Partly downloaded ({human_size(part.stat().st_size)})"
-        return "Not installed"
+        from samdesk.models.local_file import not_installed_reason
+
+        return not_installed_reason(checkpoint) or "Not installed"
 
     def selected_key(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -320,3 +326,4 @@ class ModelManagerDialog(QDialog):
         """Cancel a running download (its ``.part`` is kept) and join the thread."""
         self.cancel_download()
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self.offline.shutdown()
