@@ -53,7 +53,7 @@ _STATE_COLOR = {
     ReviewState.DONE: QColor("#43a047"),
 }
 PROBLEM_MARK = "⚠"
-LEGEND = "○ new   ◐ in progress   ● done   ⚠ missing or damaged   (n) objects"
+LEGEND = "○ new · ◐ in progress · ● done · ⚠ missing/damaged · (n) objects"
 # Filter choices beyond the review states (the combo box's item data).
 NO_OBJECTS = "no_objects"
 PROBLEMS = "problems"
@@ -256,6 +256,11 @@ class ImageListPanel(QWidget):
             self.state_filter.addItem(state.value.replace("_", " ").capitalize(), state.value)
         self.state_filter.addItem("No objects yet", NO_OBJECTS)
         self.state_filter.addItem("Missing or damaged", PROBLEMS)
+        # Narrow: the name filter beside it keeps most of the dock's width.
+        self.state_filter.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.state_filter.setMinimumContentsLength(8)
         self.view = QListView()
         self.view.setModel(self._proxy)
         self.view.setUniformItemSizes(True)  # constant-time layout for very long lists
