@@ -16,15 +16,15 @@ change on the machine hits them alike, and prints the median and the range. Vari
 The maximum difference between sdpa and plain outputs is printed too.
 """
 
-import contextlib
-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -71,12 +71,18 @@ class _NoBiasFunctional:
         return getattr(torch.nn.functional, name)
 
     @staticmethod
-    def scaled_dot_product_attention(q, k, v, attn_mask=None, **kwargs):  # noqa: ANN001, ANN205
+    def scaled_dot_product_attention(
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        attn_mask: object = None,
+        **kwargs: object,
+    ) -> torch.Tensor:
         return torch.nn.functional.scaled_dot_product_attention(q, k, v, **kwargs)
 
 
 @contextlib.contextmanager
-def _no_bias() -> object:
+def _no_bias() -> Iterator[None]:
     saved = tiny_vit_module.F
     tiny_vit_module.F = _NoBiasFunctional()  # type: ignore[assignment]
     try:
@@ -130,6 +136,7 @@ def main() -> None:
         med = {v: statistics.median(times[v]) for v in variants}
         print(f"  plain/sdpa {med['plain'] / med['sdpa']:.2f}×, max |sdpa - plain| {diff:.2e}")
         print(f"  bias add: sdpa/sdpa-nobias {med['sdpa'] / med['sdpa-nobias']:.3f}×")
+
 
 if __name__ == "__main__":
     main()

@@ -15,7 +15,6 @@ return 0; an error is one line on stderr and exit code 1.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,7 +76,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="YOLO only: replace images/, labels/ and data.yaml of a previous export in --out",
+        help="YOLO only: replace a previous samdesk export in --out (only the files its "
+        ".samdesk-export.json lists; anything else there is kept)",
     )
 
 
@@ -194,11 +194,15 @@ def merge_import(store: ProjectStore, result: ImportResult) -> tuple[int, int, l
 
     Images outside the project folder are copied in, keeping their path relative to the
     dataset's image root (a different file already there is not overwritten: that image
-    is skipped). Classes are matched by name; new ones keep their id when it is free.
+    is skipped). Only files inside the dataset's image root that are images by content
+    are added or copied (``samdesk.io.safe_paths``); the rest are skipped with the reason.
+    Classes are matched by name; new ones keep their id when it is free.
     Objects equal to one the image already has (same class and geometry) are not added
     again, so importing the same file twice changes nothing.
     Returns (images, objects added, skipped-image messages).
     """
+    from samdesk.io.safe_paths import UnsafePathError, is_inside, not_an_image
+
     class_map = _merge_classes(store, result.classes)
     root = store.root
     images = objects = 0
@@ -208,10 +212,23 @@ def merge_import(store: ProjectStore, result: ImportResult) -> tuple[int, int, l
         if not source.is_file():
             skipped.append(f"{imported.path}: image file not found, not added")
             continue
+        # The formats already refuse such paths; checked again here because this is where
+        # files are read and copied (a format added later may forget).
+        if not is_inside(source, result.image_root):
+            skipped.append(f"{imported.path}: outside the dataset folder, not added")
+            continue
+        reason = not_an_image(source)
+        if reason is not None:
+            skipped.append(f"{imported.path}: {reason}, not added")
+            continue
         try:
             relative = source.relative_to(root).as_posix()
         except ValueError:
-            relative = _copy_in(source, root, imported.path)
+            try:
+                relative = _copy_in(source, root, imported.path)
+            except UnsafePathError as e:
+                skipped.append(f"{imported.path}: {e}, not added")
+                continue
             if relative is None:
                 skipped.append(f"{imported.path}: a different file exists in the project")
                 continue
@@ -260,18 +277,27 @@ def _new_objects(
 
 
 def _copy_in(source: Path, root: Path, dataset_path: str) -> str | None:
-    """Copy an image from outside into the project; its new relative path, or None."""
+    """Copy an image from outside into the project; its new relative path, or None.
+
+    UnsafePathError if the target is a symlink or lies behind one (never written through).
+    """
+    from samdesk.io.safe_paths import UnsafePathError, copy_image_into, is_inside
+
     parts = [p for p in Path(dataset_path).parts if p not in ("..", ".", "/", "\\")]
     parts = [p for p in parts if not Path(p).anchor] or [source.name]
     relative = Path(*parts).as_posix()
     dest = root / relative
+    if dest.is_symlink() or not is_inside(dest, root):
+        raise UnsafePathError(f"{relative} in the project is (behind) a symbolic link")
     if dest.exists():
         same = dest.stat().st_size == source.stat().st_size and (
             dest.read_bytes() == source.read_bytes()
         )
         return relative if same else None
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, dest)
+    try:
+        copy_image_into(source, root, relative)
+    except FileExistsError:  # appeared meanwhile: not ours to replace
+        return None
     return relative
 
 

@@ -66,6 +66,8 @@ from samdesk.io._formats import (
     repair,
 )
 from samdesk.io.atomic import atomic_write_bytes
+from samdesk.io.entry_limits import coordinate_problem, geometry_errors, rle_problem
+from samdesk.io.safe_paths import UnsafePathError, dataset_path
 
 __all__ = ["ExportReport", "FormatError", "ImportResult", "export_coco", "import_coco"]
 
@@ -251,8 +253,11 @@ def import_coco(
     known_classes = {c.id for c in classes}
 
     records: dict[int, ImageRecord] = {}
+    # (width, height) read from the image files' headers: the only size an entry may
+    # claim memory by (the JSON's width/height are the file's word).
+    real_sizes: dict[str, tuple[int, int]] = {}
     for index, entry in enumerate(_list_field(data, "images", path, required=True)):
-        record = _read_image(entry, index, root, log, path.name)
+        record = _read_image(entry, index, root, log, path.name, real_sizes)
         if record is None:
             continue
         image_id, image = record
@@ -275,7 +280,11 @@ def import_coco(
         if not _is_int(category) or category not in known_classes:
             log.add("unknown-cat", f"{where}: unknown category id {category!r}, skipped")
             continue
-        region = _read_segmentation(ann, image, where, log)
+        try:
+            region = _read_segmentation(ann, image, where, log, real_sizes.get(image.path))
+        except geometry_errors() as e:  # hostile values the checks did not foresee
+            log.add("bad-geom", f"{where}: geometry cannot be read ({e}), skipped")
+            continue
         if region is None or region.is_empty:
             continue
         image.objects.append(
@@ -332,7 +341,12 @@ def _read_categories(data: dict[str, Any], path: Path, log: WarningLog) -> list[
 
 
 def _read_image(
-    entry: Any, index: int, root: Path, log: WarningLog, source: str
+    entry: Any,
+    index: int,
+    root: Path,
+    log: WarningLog,
+    source: str,
+    real_sizes: dict[str, tuple[int, int]] | None = None,
 ) -> tuple[int, ImageRecord] | None:
     where = f"{source}: images[{index}]"
     if not isinstance(entry, dict) or not _is_int(entry.get("id")):
@@ -342,11 +356,18 @@ def _read_image(
     if not isinstance(file_name, str) or not file_name:
         log.add("bad-image", f"{where}: needs a 'file_name', skipped")
         return None
-    posix = PurePosixPath(file_name.replace("\\", "/")).as_posix()
+    try:
+        # Absolute names, "..", and symlinks leading out of the image root are refused:
+        # an import must not read (and later copy) files the dataset does not contain.
+        on_disk = dataset_path(root, file_name)
+    except UnsafePathError as e:
+        hint = "; give an image root that contains it" if ".." in file_name else ""
+        log.add("unsafe-path", f"{where}: {e}, skipped{hint}")
+        return None
+    posix = on_disk.relative_to(root.resolve()).as_posix()
     width, height = entry.get("width"), entry.get("height")
     width = round(width) if _is_number(width) and width > 0 else 0
     height = round(height) if _is_number(height) and height > 0 else 0
-    on_disk = root / posix
     if on_disk.is_file():
         from samdesk.core.images import ImageReadError, image_size  # lazy: pillow
 
@@ -362,18 +383,27 @@ def _read_image(
                     f"image is {actual[0]}x{actual[1]}; using the image's size",
                 )
             width, height = actual
+            if real_sizes is not None:
+                real_sizes[posix] = actual
     else:
         log.add("missing", f"{where}: image file not found: {on_disk}")
     return int(entry["id"]), ImageRecord(path=posix, width=width, height=height)
 
 
 def _read_segmentation(
-    ann: dict[str, Any], image: ImageRecord, where: str, log: WarningLog
+    ann: dict[str, Any],
+    image: ImageRecord,
+    where: str,
+    log: WarningLog,
+    real_size: tuple[int, int] | None = None,
 ) -> Region | None:
-    """The region of one annotation, clipped to the image; None (with a warning) if bad."""
+    """The region of one annotation, clipped to the image; None (with a warning) if bad.
+
+    ``real_size``: (width, height) from the image file's header, None if unknown.
+    """
     seg = ann.get("segmentation")
     if isinstance(seg, dict):
-        return _read_rle(seg, image, where, log)
+        return _read_rle(seg, image, where, log, real_size)
     geom: shapely.Geometry
     if isinstance(seg, list) and seg:
         if all(isinstance(v, int | float) for v in seg):
@@ -389,8 +419,9 @@ def _read_segmentation(
                 log.add("bad-poly", f"{where}: polygon {k} is not a flat list of >= 3 x,y pairs")
                 continue
             points = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
-            if not np.isfinite(points).all():
-                log.add("bad-poly", f"{where}: polygon {k} has non-finite coordinates")
+            problem = coordinate_problem(points)
+            if problem is not None:
+                log.add("bad-poly", f"{where}: polygon {k}: {problem}, skipped")
                 continue
             polygons += polygons_of(repair(shapely.Polygon(points)))
         if not polygons:
@@ -403,6 +434,10 @@ def _read_segmentation(
             geom = shapely.union_all(polygons)
     elif _is_box(ann.get("bbox")):
         x, y, w, h = (float(v) for v in ann["bbox"])
+        problem = coordinate_problem([x, y, x + w, y + h])
+        if problem is not None:
+            log.add("bad-box", f"{where}: bbox: {problem}, skipped")
+            return None
         log.add("box-only", f"{where}: no segmentation; its bbox is imported as a rectangle")
         geom = shapely.box(x, y, x + w, y + h)
     else:
@@ -420,7 +455,11 @@ def _read_segmentation(
 
 
 def _read_rle(
-    seg: dict[str, Any], image: ImageRecord, where: str, log: WarningLog
+    seg: dict[str, Any],
+    image: ImageRecord,
+    where: str,
+    log: WarningLog,
+    real_size: tuple[int, int] | None = None,
 ) -> Region | None:
     from pycocotools import mask as mask_utils  # lazy: C extension, only needed here
 
@@ -429,32 +468,35 @@ def _read_rle(
         log.add("bad-rle", f"{where}: RLE needs 'size': [height, width], skipped")
         return None
     height, width = int(size[0]), int(size[1])
-    if image.width > 0 and (width, height) != (image.width, image.height):
-        log.add(
-            "rle-size",
-            f"{where}: RLE size {width}x{height} differs from the image's "
-            f"{image.width}x{image.height}, skipped",
-        )
-        return None
-    try:
+    try:  # the structure first (cheap, in Python), the decode only once it is sound
         if isinstance(counts, list):  # uncompressed: run lengths, column-major
-            if sum(counts) != height * width or any(not _is_int(v) or v < 0 for v in counts):
+            if any(not _is_int(v) or v < 0 for v in counts) or sum(counts) != height * width:
                 raise ValueError("run lengths must be non-negative and sum to height*width")
-            rle = mask_utils.frPyObjects(seg, height, width)
+            runs = counts
         elif isinstance(counts, str):
             # Decoded here first: pycocotools reads garbage for truncated strings.
             runs = _runs_from_string(counts)
             if sum(runs) != height * width:
                 raise ValueError("run lengths do not add up to height*width")
-            rle = {"size": [height, width], "counts": counts.encode("ascii")}
         else:
             raise ValueError("'counts' must be a string or a list of integers")
-        mask = mask_utils.decode(rle).astype(bool)
     except (ValueError, TypeError) as e:
         log.add("bad-rle", f"{where}: malformed RLE ({e}), skipped")
         return None
-    if image.width <= 0:
-        image.width, image.height = width, height
+    # Memory is bounded by the image's real size (its header), not by the RLE's word.
+    problem = rle_problem(height, width, real_size, runs)
+    if problem is not None:
+        log.add("rle-size", f"{where}: {problem}, skipped")
+        return None
+    try:
+        if isinstance(counts, list):
+            rle = mask_utils.frPyObjects(seg, height, width)
+        else:
+            rle = {"size": [height, width], "counts": counts.encode("ascii")}
+        mask = mask_utils.decode(rle).astype(bool)
+    except (ValueError, TypeError, OverflowError) as e:
+        log.add("bad-rle", f"{where}: malformed RLE ({e}), skipped")
+        return None
     return mask_to_region(mask)
 
 
@@ -497,6 +539,8 @@ def _runs_from_string(counts: str) -> list[int]:
             more = bool(c & 0x20)
             p += 1
             shift += 5
+            if shift > 40:  # pycocotools writes at most 7 groups (uint32 runs)
+                raise ValueError("a run length is too large")
             if not more and c & 0x10:
                 value -= 1 << shift
         if len(runs) > 2:

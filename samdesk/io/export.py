@@ -51,15 +51,23 @@ def export_project(
 
     ``progress(done, total)`` follows the reading of the images' annotations; ``cancel``
     set before the files are written raises ExportCancelled (nothing written).
+    Outputs that would overwrite the project (its file, annotations, images, or a dataset
+    folder inside it) raise ``export_target.ExportTargetError`` (a FormatError).
     """
     from samdesk.core.document import ReviewState
     from samdesk.io.coco import export_coco
+    from samdesk.io.export_target import check_file_target, check_folder_target
     from samdesk.io.yolo import export_yolo
 
     if options.format not in FORMATS:
         raise ValueError(f"unknown export format {options.format!r} (expected {FORMATS})")
     if not 0.0 <= options.val_fraction < 1.0:
         raise ValueError(f"the validation share must be in [0, 1), got {options.val_fraction}")
+    # Refused before anything is read: an export must never write over the project.
+    if options.format == "coco":
+        check_file_target(options.out)
+    else:
+        check_folder_target(options.out, store.root)
     records = store.project.images
     images = []
     for index, record in enumerate(records):

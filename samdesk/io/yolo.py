@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -65,7 +64,9 @@ from samdesk.io._formats import (
     palette_color,
     repair,
 )
-from samdesk.io.atomic import atomic_write_bytes
+from samdesk.io.entry_limits import coordinate_problem, geometry_errors
+from samdesk.io.export_target import StagedDataset, check_folder_target
+from samdesk.io.safe_paths import UnsafePathError, dataset_path, is_inside
 
 __all__ = ["IMG_FORMATS", "ExportReport", "FormatError", "ImportResult", "export_yolo"]
 __all__ += ["import_yolo", "label_path_for"]
@@ -99,15 +100,18 @@ def export_yolo(
     [0, 1): share of images put in the val split, chosen by a shuffle seeded with
     ``seed`` over the images sorted by path (same input, same split); with 0 there is
     one split and data.yaml's ``val`` points at the train images. ``overwrite``: replace
-    the ``images/``, ``labels/`` and ``data.yaml`` of a previous export in ``out_dir``
-    (nothing else there is touched); without it, their presence is a FormatError.
+    a previous samdesk export in ``out_dir``: only files its manifest
+    (``.samdesk-export.json``) lists are replaced, and only once the new dataset is
+    complete (``samdesk.io.export_target.StagedDataset``); without it, the presence of
+    ``images/``, ``labels/`` or ``data.yaml`` is a FormatError. ``out_dir`` may not be the
+    project folder or inside it (``check_folder_target``).
     """
     if task not in ("segment", "detect"):
         raise ValueError(f"task must be 'segment' or 'detect', not {task!r}")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     out = Path(out_dir)
-    _prepare_out_dir(out, overwrite)
+    check_folder_target(out, project_dir)
     report = ExportReport()
     index_of = {c.id: i for i, c in enumerate(sorted(project.classes, key=lambda c: c.id))}
     names = {i: c.name for i, c in enumerate(sorted(project.classes, key=lambda c: c.id))}
@@ -134,25 +138,26 @@ def export_yolo(
 
     val = _val_set([e[0].path for e in entries], val_fraction, seed)
     used: set[str] = set()
-    for record, source, lines in entries:
-        split = "val" if record.path in val else "train"
-        rel = _dataset_path(record.path, split, used)
-        image_dest = out / "images" / split / rel
-        image_dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, image_dest)
-        label_dest = Path(label_path_for(image_dest.as_posix()))
-        label_dest.parent.mkdir(parents=True, exist_ok=True)
-        label_dest.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        report.images += 1
-        report.objects += len(lines)
-
-    data = {
-        "path": out.resolve().as_posix(),
-        "train": "images/train",
-        "val": "images/val" if val else "images/train",
-        "names": names,
-    }
-    atomic_write_bytes(out / "data.yaml", _dump_yaml(data).encode("utf-8"))
+    # Written beside the previous export and swapped in at the end: a failed or killed
+    # export leaves the previous dataset as it was.
+    with StagedDataset(out, _OWNED, overwrite=overwrite) as staged:
+        for record, source, lines in entries:
+            split = "val" if record.path in val else "train"
+            image_rel = f"images/{split}/{_dataset_path(record.path, split, used)}"
+            staged.copy_file(source, image_rel)
+            label_rel = label_path_for(f"/{image_rel}")[1:]
+            staged.write_bytes(label_rel, "".join(line + "\n" for line in lines).encode())
+            report.images += 1
+            report.objects += len(lines)
+        data = {
+            "path": out.resolve().as_posix(),
+            "train": "images/train",
+            "val": "images/val" if val else "images/train",
+            "names": names,
+        }
+        staged.write_bytes("data.yaml", _dump_yaml(data).encode("utf-8"))
+        staged.commit()
+    report.warnings += staged.warnings
     return report
 
 
@@ -164,22 +169,6 @@ def label_path_for(image_path: str) -> str:
     head, sep, tail = image_path.rpartition("/images/")
     path = f"{head}/labels/{tail}" if sep else image_path
     return path.rsplit(".", 1)[0] + ".txt"
-
-
-def _prepare_out_dir(out: Path, overwrite: bool) -> None:
-    present = [name for name in _OWNED if (out / name).exists()]
-    if present and not overwrite:
-        raise FormatError(
-            f"{out}: already holds a dataset ({', '.join(present)}); "
-            "choose an empty folder or allow overwriting"
-        )
-    for name in present:
-        target = out / name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        else:
-            target.unlink()
-    out.mkdir(parents=True, exist_ok=True)
 
 
 def _size(record: ImageRecord, source: Path) -> tuple[int, int] | None:
@@ -307,7 +296,7 @@ def import_yolo(path: str | os.PathLike[str]) -> ImportResult:
             raise FormatError(f"{given}: no data.yaml and no images/ folder found")
         root, names = given, None
         log.add("no-yaml", f"{given}: no data.yaml; class names made up from the ids")
-        image_files = _scan(given / "images")
+        image_files = _scan(given / "images", root, log)
     else:
         data = _load_yaml(yaml_path)
         root = _dataset_root(yaml_path, data, log)
@@ -361,12 +350,25 @@ def _load_yaml(path: Path) -> dict[str, Any]:
 
 
 def _dataset_root(yaml_path: Path, data: dict[str, Any], log: WarningLog) -> Path:
+    """The folder the splits are relative to: the yaml's ``path`` if it lies inside the
+    yaml's folder (samdesk writes it absolute), else the yaml's folder itself."""
     folder = yaml_path.parent
     given = data.get("path")
     if not given:
         return folder
     candidate = Path(str(given))
-    candidate = candidate if candidate.is_absolute() else folder / candidate
+    # "path: /" once scanned the whole file system: nothing outside the yaml's folder.
+    if candidate.is_absolute() and not is_inside(candidate, folder):
+        log.add(
+            "path",
+            f"{yaml_path.name}: 'path: {given}' is outside the dataset folder; using {folder}",
+        )
+        return folder
+    try:
+        candidate = candidate.resolve() if candidate.is_absolute() else dataset_path(folder, given)
+    except UnsafePathError as e:
+        log.add("path", f"{yaml_path.name}: 'path': {e}; using {folder}")
+        return folder
     if candidate.is_dir():
         return candidate
     log.add("path", f"{yaml_path.name}: 'path: {given}' not found; using {folder}")
@@ -393,11 +395,18 @@ def _split_images(data: dict[str, Any], root: Path, yaml_path: Path, log: Warnin
             continue
         for entry in entries if isinstance(entries, list) else [entries]:
             location = Path(str(entry))
-            location = location if location.is_absolute() else root / location
+            try:  # absolute or relative, it must lie inside the dataset folder
+                if location.is_absolute() and is_inside(location, root):
+                    location = location.resolve()
+                else:
+                    location = dataset_path(root, str(entry))
+            except UnsafePathError as e:
+                log.add("split", f"{yaml_path.name}: {split}: {e}, not read")
+                continue
             if location.is_dir():
-                found = _scan(location)
+                found = _scan(location, root, log)
             elif location.is_file() and location.suffix == ".txt":
-                found = _read_list(location, root)
+                found = _read_list(location, root, log)
             else:
                 log.add("split", f"{yaml_path.name}: {split}: {entry} not found")
                 continue
@@ -405,21 +414,36 @@ def _split_images(data: dict[str, Any], root: Path, yaml_path: Path, log: Warnin
     return list(files)
 
 
-def _scan(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.suffix.lower().lstrip(".") in IMG_FORMATS and p.is_file()
-    )
-
-
-def _read_list(list_file: Path, root: Path) -> list[Path]:
-    """Image paths from a .txt list: "./x" relative to the list's folder, else to root."""
+def _scan(folder: Path, root: Path, log: WarningLog) -> list[Path]:
+    """Image files under ``folder``; symlinks that lead out of ``root`` are left out."""
     found = []
-    for line in list_file.read_text(encoding="utf-8").splitlines():
+    for p in sorted(folder.rglob("*")):
+        if p.suffix.lower().lstrip(".") not in IMG_FORMATS or not p.is_file():
+            continue
+        if not is_inside(p, root):
+            log.add("unsafe-path", f"{p}: a link to a file outside the dataset folder, skipped")
+            continue
+        found.append(p)
+    return found
+
+
+def _read_list(list_file: Path, root: Path, log: WarningLog) -> list[Path]:
+    """Image paths from a .txt list: "./x" relative to the list's folder, else to root.
+
+    Lines that lead outside ``root`` (absolute paths elsewhere, "..", symlinks) are
+    refused with a warning naming the list file and the line.
+    """
+    found = []
+    for number, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), 1):
         line = line.strip()
         if not line:
             continue
         p = list_file.parent / line[2:] if line.startswith("./") else Path(line)
-        found.append(p if p.is_absolute() else root / p)
+        p = p if p.is_absolute() else root / p
+        if not is_inside(p, root):
+            log.add("unsafe-path", f"{list_file}:{number}: {line} is outside the dataset, skipped")
+            continue
+        found.append(p)
     return found
 
 
@@ -442,6 +466,9 @@ def _read_image(
     label_file = Path(label_path_for(image_file.as_posix()))
     if not label_file.is_file():
         return record  # an image without labels is a background image
+    if not is_inside(label_file, root):
+        log.add("unsafe-path", f"{label_file}: a link outside the dataset folder, not read")
+        return record
     try:
         text = label_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -457,7 +484,11 @@ def _read_image(
             log.add("dup", f"{where}: duplicate line, skipped")
             continue
         seen.add(tokens)
-        obj = _read_line(tokens, width, height, names, where, log)
+        try:
+            obj = _read_line(tokens, width, height, names, where, log)
+        except geometry_errors() as e:  # hostile values the checks did not foresee
+            log.add("geometry", f"{where}: geometry cannot be read ({e}), skipped")
+            continue
         if obj is not None:
             found_ids.add(obj.class_id)
             record.objects.append(obj)
@@ -496,14 +527,21 @@ def _read_line(
         log.add("class", f"{where}: class {int(cls)} not in data.yaml names, skipped")
         return None
     coords = values[1:]
+    scale = np.array([width, height], dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported just below
+        pixels = coords * np.tile(scale, len(coords) // 2)
+    problem = coordinate_problem(pixels)
+    if problem is not None:
+        largest = float(np.abs(coords).max())
+        log.add("number", f"{where}: coordinate {largest:.6g} is out of range ({problem}), skipped")
+        return None
     if coords.min() < 0 or coords.max() > 1:
         log.add("range", f"{where}: coordinates outside [0, 1], clipped")
-    scale = np.array([width, height], dtype=np.float64)
     if count == 5:
-        xc, yc, w, h = coords * np.tile(scale, 2)
+        xc, yc, w, h = pixels
         geom = shapely.box(xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2)
     else:
-        geom = repair(shapely.Polygon(coords.reshape(-1, 2) * scale))
+        geom = repair(shapely.Polygon(pixels.reshape(-1, 2)))
     region = _clip(region_from_shapely(geom), width, height)
     if region.is_empty:
         log.add("empty", f"{where}: zero-area object, skipped")

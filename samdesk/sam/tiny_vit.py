@@ -165,8 +165,7 @@ class _Attention(nn.Module):
     which applies the loaded table).
     """
 
-    def __init__(
-        self, dim: int, num_heads: int, window_size: int, fused: bool) -> None:
+    def __init__(self, dim: int, num_heads: int, window_size: int, fused: bool) -> None:
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")

@@ -81,6 +81,10 @@ class ExportDialog(BackgroundJobDialog):
         self.val_fraction.setToolTip("Share of images in the validation split (0: one split)")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
         self.overwrite = QCheckBox("Replace a previous export in that folder")
+        self.overwrite.setToolTip(
+            "Only files a previous samdesk export wrote there (listed in its "
+            ".samdesk-export.json) are replaced, once the new export is complete"
+        )
         self.only_done = QCheckBox("Only images marked done")
         self.summary.setPlaceholderText("The summary appears here after the export.")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -112,8 +116,11 @@ class ExportDialog(BackgroundJobDialog):
         self.resize(620, 0)
 
     def _default_out(self, key: str) -> Path:
+        # Beside the project folder, not in it: exports into the project are refused
+        # (the copied images would be scanned as new project images).
         root = self.project_file.parent
-        return root / "export" / ("coco.json" if key == "coco" else key.replace("-", "_"))
+        folder = root.parent / f"{root.name}_export"
+        return folder / ("coco.json" if key == "coco" else key.replace("-", "_"))
 
     def _on_format(self) -> None:
         key = self.format.currentData()
