@@ -64,6 +64,7 @@ class NewProjectDialog(QDialog):
         self._bridge = FutureBridge(self)
         self._ids = itertools.count(1)
         self._wanted = 0
+        self._closed = False
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self._start_count)
         self.folder_edit = QLineEdit(str(folder) if folder else "")
@@ -125,7 +126,7 @@ class NewProjectDialog(QDialog):
 
     def _start_count(self) -> None:
         folder = self.folder()
-        if folder is None:
+        if folder is None or self._closed:
             return
         request = self._wanted
         future = self._executor.submit(_count, folder, self.recursive.isChecked())
@@ -203,10 +204,14 @@ class NewProjectDialog(QDialog):
         super().accept()
 
     def done(self, result: int) -> None:
+        self._closed = True
+        self._debounce.stop()
         self._wanted = -1  # a count still running is not waited for; its answer is dropped
         self._executor.shutdown(wait=False, cancel_futures=True)
         super().done(result)
 
     def shutdown(self) -> None:
         """Join the counting thread (tests)."""
+        self._closed = True
+        self._debounce.stop()
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -103,3 +103,15 @@ def test_root_and_home_need_confirmation(qtbot, tmp_path, monkeypatch):
     dialog.accept()
     assert asked and "home" in asked[0][1] and created == [Path.home()]
     dialog.shutdown()
+
+
+def test_closing_while_a_count_is_scheduled(qtbot, tmp_path):
+    dialog = NewProjectDialog(None)
+    qtbot.addWidget(dialog)
+    dialog.folder_edit.setText(str(tmp_path))  # the debounced count is still to come
+    assert dialog._debounce.isActive()
+    dialog.reject()
+    # Nothing fires later onto the stopped worker (it raised "cannot schedule new futures").
+    assert not dialog._debounce.isActive()
+    dialog._debounce.timeout.emit()  # even a late timeout submits nothing
+    assert dialog.last_count is None
