@@ -7,13 +7,17 @@ folder and is renamed into place only once complete, so an interrupted copy neve
 installed. A different file already lying at the destination is never overwritten.
 
 ``not_installed_reason(checkpoint)`` says why a file in the models folder does not count
-as installed (wrong size, i.e. incomplete or another file).
+as installed (wrong size, i.e. incomplete or another file); ``checksum_problem`` checks a
+file of the right size against the published SHA-256 (slow for big files: a worker's job).
+Digests already computed are remembered in ``models_dir()/.samdesk-verified.json`` by
+file name, size and modification time, so each file is read in full only once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -25,6 +29,7 @@ from typing import Any
 from samdesk.models.download import DownloadCancelled
 
 _CHUNK = 4 * 1024 * 1024
+VERIFIED_FILE = ".samdesk-verified.json"
 
 
 class LocalFileError(Exception):
@@ -85,6 +90,7 @@ def install_local_file(
         )
     with contextlib.suppress(OSError):
         if source.resolve() == dest.resolve():
+            remember_sha256(dest, actual)
             return dest  # it is the installed file itself
     if dest.exists():
         if dest.stat().st_size == size and file_sha256(dest) == actual:
@@ -103,7 +109,64 @@ def install_local_file(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    remember_sha256(dest, actual)
     return dest
+
+
+def _stamp(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def _verified(folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / VERIFIED_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def remember_sha256(path: Path, sha256: str) -> None:
+    """Record ``path``'s digest (with its size and mtime) so it is not computed again."""
+    from samdesk.io.atomic import atomic_write_text
+
+    try:
+        known = _verified(path.parent)
+        known[path.name] = {"stamp": _stamp(path), "sha256": sha256}
+        atomic_write_text(path.parent / VERIFIED_FILE, json.dumps(known, indent=1))
+    except OSError:
+        pass  # only a cache: the next check computes it again
+
+
+def known_sha256(path: Path) -> str | None:
+    """The remembered digest of ``path`` if the file is unchanged since, else None."""
+    entry = _verified(path.parent).get(path.name)
+    try:
+        if isinstance(entry, dict) and entry.get("stamp") == _stamp(path):
+            return str(entry.get("sha256"))
+    except OSError:
+        return None
+    return None
+
+
+def checksum_problem(checkpoint: Any, cancel: threading.Event | None = None) -> str | None:
+    """For a file of the published size in the models folder: why its SHA-256 disqualifies
+    it, or None (it matches, no digest is published, or there is no such file)."""
+    path = Path(checkpoint.local_path())
+    if checkpoint.sha256 is None or not path.is_file():
+        return None
+    if checkpoint.size and path.stat().st_size != checkpoint.size:
+        return None  # not_installed_reason's case
+    actual = known_sha256(path)
+    if actual is None:
+        actual = file_sha256(path, cancel=cancel)
+        remember_sha256(path, actual)
+    if actual == checkpoint.sha256:
+        return None
+    return (
+        "Not installed: checksum mismatch (the file in the models folder is another file "
+        "or damaged)"
+    )
 
 
 def not_installed_reason(checkpoint: Any) -> str | None:

@@ -6,6 +6,9 @@
 * "Open Models Folder": the folder in the system's file manager.
 * The selected model's download address and SHA-256, selectable and copyable, for
   downloading it on another machine.
+* Files of the right size in the models folder are checked against the published SHA-256
+  in the background once (remembered by size and time); a mismatch is shown in the
+  table ("checksum mismatch") and the file is not offered for use.
 
 ``OfflinePanel(dialog)`` is added to a ``ModelManagerDialog`` by the dialog itself.
 """
@@ -33,10 +36,12 @@ from samdesk.ui.bridge import CallbackBridge, FutureBridge
 
 class OfflinePanel(QWidget):
     """Signals: local_finished(str, str): catalog key, "" on success or the reason.
-    progress(int, int): bytes checked, bytes in all (while verifying a local file)."""
+    progress(int, int): bytes checked, bytes in all (while verifying a local file).
+    checked(): the background check of the installed files is done (``problems``)."""
 
     local_finished = Signal(str, str)
     progress = Signal(int, int)
+    checked = Signal()
 
     def __init__(self, dialog: Any) -> None:
         super().__init__(dialog)
@@ -46,6 +51,7 @@ class OfflinePanel(QWidget):
         self._calls = CallbackBridge(self)
         self._cancel = threading.Event()
         self.busy_key: str | None = None
+        self.problems: dict[str, str] = {}  # catalog key → why its file is not usable
         self.url = QLineEdit(readOnly=True)
         self.sha256 = QLineEdit(readOnly=True)
         self.sha256.setToolTip("Check the file with: sha256sum FILE  (macOS: shasum -a 256 FILE)")
@@ -75,6 +81,28 @@ class OfflinePanel(QWidget):
         self.progress.connect(self._show_progress)
         dialog.table.itemSelectionChanged.connect(self.refresh)
         self.refresh()
+        self.check_installed()
+
+    def check_installed(self) -> None:
+        """Check the SHA-256 of the files that look installed (size), in the background."""
+        from samdesk.models.local_file import checksum_problem
+
+        def check_all() -> dict[str, str]:
+            found = {}
+            for c in self.dialog.checkpoints:
+                if c.is_installed():
+                    why = checksum_problem(c, self._cancel)
+                    if why:
+                        found[c.key] = why
+            return found
+
+        self._futures.watch(self._executor.submit(check_all), self._on_checked, lambda _exc: None)
+
+    def _on_checked(self, problems: dict[str, str]) -> None:
+        self.problems = problems
+        self.dialog._fill()
+        self.dialog._update_buttons()
+        self.checked.emit()
 
     def refresh(self) -> None:
         """Show the selected model's address and checksum; enable what applies."""
@@ -144,6 +172,8 @@ class OfflinePanel(QWidget):
 
     def _done(self, c: Any, source: Path, error: str) -> None:
         self.busy_key = None
+        if not error:
+            self.problems.pop(c.key, None)
         if error:
             self.dialog._say(error, error=True)
         else:

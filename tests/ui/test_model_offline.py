@@ -99,3 +99,37 @@ def test_address_checksum_and_models_folder(qtbot, manager, monkeypatch):
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
     panel.folder_button.click()
     assert opened == [str(models_dir())] and models_dir().is_dir()
+
+
+def test_checksum_mismatch_in_the_models_folder(qtbot, monkeypatch, tmp_path):
+    monkeypatch.setattr(catalog, "OFFICIAL_CHECKPOINTS", (_entry(),))
+    entry = catalog.OFFICIAL_CHECKPOINTS[0]
+    entry.local_path().parent.mkdir(parents=True, exist_ok=True)
+    foreign = bytes(reversed(PAYLOAD))  # the published size, other bytes
+    entry.local_path().write_bytes(foreign)
+    dialog = ModelManagerDialog(gpu=False)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.offline.checked, timeout=WAIT_MS):
+        pass
+    state = dialog.table.item(0, 2).text()
+    assert "checksum mismatch" in state and not dialog.use_button.isEnabled()
+    # Neither Download nor "Use" touches the foreign file.
+    assert not dialog.download_button.isEnabled()
+    assert dialog.start_download("test_model") is False and "does not replace" in (
+        dialog.status.text()
+    )
+    dialog.use_model("test_model")
+    assert entry.local_path().read_bytes() == foreign
+    dialog.shutdown()
+    # Remembered: the next dialog does not read the file again.
+    from samdesk.models import local_file
+
+    read: list[Path] = []
+    real = local_file.file_sha256
+    monkeypatch.setattr(local_file, "file_sha256", lambda p, *a, **k: read.append(p) or real(p))
+    again = ModelManagerDialog(gpu=False)
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.offline.checked, timeout=WAIT_MS):
+        pass
+    assert read == [] and "checksum mismatch" in again.table.item(0, 2).text()
+    again.shutdown()
