@@ -110,3 +110,13 @@ def test_last_click_time_is_not_carried_to_another_project(qtbot, window, tmp_pa
     with qtbot.waitSignal(window.controller.image_shown, timeout=WAIT_MS):
         assert window.open_path(other)
     assert window._latency_label.text() == ""
+
+
+def test_model_label_without_a_project_is_not_stuck_on_loading(qtbot, checkpoint):
+    from samdesk.ui.main_window import MainWindow
+
+    window = MainWindow(checkpoint=str(checkpoint))
+    qtbot.addWidget(window)
+    assert window._model_label.text() == "Loading model…"
+    qtbot.waitUntil(lambda: window._model_label.text() == "Model ready", timeout=WAIT_MS)
+    _close(window)
