@@ -36,6 +36,14 @@ from samdesk.ui import settings as user_settings
 PROJECT_SUFFIX = ".samdesk.yaml"  # samdesk.io.project.PROJECT_SUFFIX (io is not needed here)
 
 
+def _short(folder: Path) -> str:
+    """``folder`` with the home folder written as "~" (shorter, and what users recognise)."""
+    try:
+        return str(Path("~") / folder.relative_to(Path.home()))
+    except (ValueError, RuntimeError):
+        return str(folder)
+
+
 def folder_without_project(path: Path) -> bool:
     """Whether ``path`` is a folder with no ``*.samdesk.yaml`` in it (a plain image folder)."""
     return path.is_dir() and not any(path.glob(f"*{PROJECT_SUFFIX}"))
@@ -135,7 +143,7 @@ class StartPage(QWidget):
             # Two lines as a label: the name stands out, the folder is secondary. The label
             # ignores the mouse, so clicks still reach the list.
             label = QLabel(
-                f"<b>{html.escape(name)}</b><br><small>{html.escape(str(file.parent))}</small>"
+                f"<b>{html.escape(name)}</b><br><small>{html.escape(_short(file.parent))}</small>"
             )
             label.setContentsMargins(6, 4, 6, 4)
             label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
