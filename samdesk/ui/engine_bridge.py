@@ -173,6 +173,11 @@ class EngineBridge(QObject):
         return self._service is not None and not self._model_failed
 
     @property
+    def loaded(self) -> bool:
+        """Whether the current checkpoint has loaded and works (``model_loaded`` was sent)."""
+        return self._model_loaded and not self._model_failed
+
+    @property
     def model_key(self) -> str | None:
         """Fingerprint of the model in use once its worker has read it (None: none yet)."""
         return self._service.model_key if self._service is not None else None

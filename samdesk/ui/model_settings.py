@@ -51,9 +51,17 @@ class ModelSettingsDialog(QDialog):
 
     detected = Signal(str, bool)
 
-    def __init__(self, parent: QWidget | None = None, *, in_use: str | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        in_use: str | None = None,
+        in_use_works: bool = False,
+    ) -> None:
         """``in_use``: the checkpoint the window runs (``--checkpoint`` may differ from the
-        saved one); shown instead of the saved one so that OK does not swap it silently."""
+        saved one); shown instead of the saved one so that OK does not swap it silently.
+        ``in_use_works``: it has loaded in the window, so OK need not wait for the check
+        (changing only the device must not wait for a 2.5 GB file to be read again)."""
         super().__init__(parent)
         self.setWindowTitle("Model Settings")
         current = user_settings.model_settings()
@@ -65,6 +73,7 @@ class ModelSettingsDialog(QDialog):
         self._wanted = 0
         self.checkpoint_ok: bool | None = None
         self._inspected: str | None = None  # the text whose check is shown or running
+        self._works = in_use if in_use and in_use_works else None
 
         self.checkpoint_edit = QLineEdit(current.checkpoint or "")
         self.checkpoint_edit.setPlaceholderText("No model: manual tools only")
@@ -160,10 +169,13 @@ class ModelSettingsDialog(QDialog):
         if not Path(path).is_file():
             self._show(f"No such file: {path}", False)
             return
-        self.checkpoint_ok = None
-        self.ok_button.setEnabled(False)
+        known_good = path == self._works
+        self.checkpoint_ok = True if known_good else None
+        self.ok_button.setEnabled(known_good)
         self.arch_label.setStyleSheet("")
-        self.arch_label.setText("Reading the checkpoint…")
+        self.arch_label.setText(
+            "The model in use (reading its details…)" if known_good else "Reading the checkpoint…"
+        )
         future = self._executor.submit(describe_checkpoint, path)
         self._bridge.watch(
             future,

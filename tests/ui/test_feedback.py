@@ -120,3 +120,13 @@ def test_model_label_without_a_project_is_not_stuck_on_loading(qtbot, checkpoint
     assert window._model_label.text() == "Loading model…"
     qtbot.waitUntil(lambda: window._model_label.text() == "Model ready", timeout=WAIT_MS)
     _close(window)
+
+
+def test_settings_for_the_working_model_need_not_wait(qtbot, window, checkpoint):
+    dialog = window.workflow.show_model_settings()
+    # OK at once: the model in use has loaded; its details are still being read.
+    assert dialog.ok_button.isEnabled() and "model in use" in dialog.arch_label.text()
+    with qtbot.waitSignal(dialog.detected, timeout=WAIT_MS) as found:
+        pass
+    assert found.args[1] is True and dialog.ok_button.isEnabled()
+    dialog.close()
