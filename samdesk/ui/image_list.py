@@ -138,6 +138,8 @@ class ImageListModel(QAbstractListModel):
 
     def set_file_problem(self, row: int, text: str | None) -> None:
         """Mark (or with None, clear) a problem with row ``row``'s image file."""
+        if self._file_problems.get(row) == (text or None):
+            return  # unchanged: no repaint, no re-filtering of a long list
         if text:
             self._file_problems[row] = text
         else:
