@@ -83,7 +83,8 @@ class Feedback(QObject):
         if available or failed is None:
             return  # a working engine, or "no model" chosen on purpose
         self._clear_if(LOADING_PREFIX)
-        reason = self.last_error or "the file could not be read as a SAM checkpoint"
+        reason = self.last_error.removeprefix("Cannot load the model: ").strip()
+        reason = reason or "the file could not be read as a SAM checkpoint."
         previous = self.last_good
         if previous and previous != failed and Path(previous).is_file():
             if user_settings.checkpoint() == failed:
