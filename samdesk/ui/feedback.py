@@ -83,8 +83,10 @@ class Feedback(QObject):
         if available or failed is None:
             return  # a working engine, or "no model" chosen on purpose
         self._clear_if(LOADING_PREFIX)
-        reason = self.last_error.removeprefix("Cannot load the model: ").strip()
-        reason = reason or "the file could not be read as a SAM checkpoint."
+        full = self.last_error.removeprefix("Cannot load the model: ").strip()
+        full = full or "the file could not be read as a SAM checkpoint."
+        # The banner is one line: the first sentence there, all of it in its tooltip.
+        reason = full.split(". ", 1)[0].rstrip(".") + "."
         previous = self.last_good
         if previous and previous != failed and Path(previous).is_file():
             if user_settings.checkpoint() == failed:
@@ -93,7 +95,8 @@ class Feedback(QObject):
             self.window.set_engine_options(previous, **engine.options)
             self.show_banner(
                 f"<b>{html.escape(Path(failed).name)}</b> could not be loaded: "
-                f"{html.escape(reason)} Still using <b>{html.escape(Path(previous).name)}</b>."
+                f"{html.escape(reason)} Still using <b>{html.escape(Path(previous).name)}</b>.",
+                tooltip=full,
             )
             self.window.statusBar().showMessage(
                 f"{Path(failed).name} could not be loaded; still using {Path(previous).name}",
@@ -102,16 +105,17 @@ class Feedback(QObject):
             return
         self.show_banner(
             f"The model <b>{html.escape(Path(failed).name)}</b> could not be loaded: "
-            f"{html.escape(reason)} The polygon and brush tools work. Choose another in "
-            "<a href='manager'>Settings → Model Manager</a> or "
-            "<a href='settings'>Settings → Model</a>."
+            f"{html.escape(reason)} Polygon and brush work; choose another model in "
+            "<a href='manager'>Model Manager</a> or <a href='settings'>Settings → Model</a>.",
+            tooltip=full,
         )
 
-    def show_banner(self, text: str) -> None:
+    def show_banner(self, text: str, tooltip: str = "") -> None:
         if self.banner is None or self.banner_label is None:
             self.window.report_error(text)
             return
         self.banner_label.setText(text)
+        self.banner_label.setToolTip(tooltip)
         self.banner.setVisible(True)
 
     def banner_text(self) -> str:
@@ -120,6 +124,7 @@ class Feedback(QObject):
     def _restore_banner(self) -> None:
         if self.banner_label is not None:
             self.banner_label.setText(self._banner_default)
+            self.banner_label.setToolTip("")
             self.banner.setVisible(not self.window.engine.available)
 
 

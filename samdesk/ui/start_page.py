@@ -111,6 +111,7 @@ class StartPage(QWidget):
         recent.addWidget(QLabel("<b>Recent projects</b>"))
         recent.addWidget(self.recent_list, 1)
         recent.addWidget(self.no_recent)
+        recent.addStretch(0)  # takes the space only while the list is hidden
         panel = QFrame()
         panel.setObjectName("StartPanel")
         panel.setMaximumWidth(820)
