@@ -132,6 +132,9 @@ class AnnotationObject:
 
     ``class_id`` refers to ``LabelClass.id``. ``prompt`` optionally records the SAM prompt
     that produced the geometry (points/labels/box in image coordinates) for provenance.
+    ``crowd``: COCO's ``iscrowd: 1`` — one region covering a group of instances (people in
+    a crowd) that evaluators ignore instead of counting as misses; kept through import and
+    export so a COCO dataset's crowd regions are not turned into ordinary objects.
     """
 
     class_id: int
@@ -140,6 +143,7 @@ class AnnotationObject:
     id: str = field(default_factory=new_object_id)
     prompt: dict | None = None
     hidden: bool = False
+    crowd: bool = False
 
 
 @dataclass
@@ -148,6 +152,9 @@ class ImageRecord:
 
     ``path`` is POSIX-style and relative to the project folder (so the folder can be moved);
     ``width``/``height`` are of the upright image (0 while not yet known).
+    ``split``: the dataset split the image belongs to ("train", "val", "test"; "" = none):
+    data, not part of the path, so that re-exporting an imported split dataset keeps each
+    image in its split instead of nesting the old split folders.
     """
 
     path: str
@@ -155,6 +162,7 @@ class ImageRecord:
     height: int = 0
     state: ReviewState = ReviewState.NEW
     objects: list[AnnotationObject] = field(default_factory=list)
+    split: str = ""
 
     # Pure edit helpers for the UI's undo commands: each returns what undo needs to restore.
 

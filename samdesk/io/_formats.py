@@ -16,7 +16,17 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.polygon import orient
 
-from samdesk.core.document import ImageRecord, LabelClass
+from samdesk.core.document import (
+    AnnotationObject,
+    ImageRecord,
+    LabelClass,
+    PolygonPart,
+    Region,
+)
+
+REPORT_HEADER = "samdesk export report"
+"""First line of every export report file: a file starting otherwise is not ours and is
+never overwritten."""
 
 # Colours for classes created by an import (the formats carry no colour). Tableau 10.
 _PALETTE = (
@@ -31,6 +41,9 @@ _PALETTE = (
     "#bcbd22",
     "#17becf",
 )
+# evenodd_region rasterises at most this many pixels (an image of unknown size with absurd
+# coordinates would otherwise allocate gigabytes).
+_MAX_RASTER_PIXELS = 200_000_000
 # After this many warnings of one kind, the rest are only counted: a broken 10 000-image
 # dataset should give a readable report, not 10 000 lines.
 _MAX_WARNINGS_PER_KIND = 20
@@ -48,12 +61,26 @@ class FormatError(ValueError):
 class Skipped:
     """One image or object left out of an export, and why.
 
-    ``object_id`` is None when the whole image was left out.
+    ``object_id`` is None when the whole image was left out. ``label`` names the object the
+    way the user sees it: ``"truck.jpg #2 (dog)"`` (its 1-based place on the image, its
+    class); empty for a whole image.
     """
 
     image: str
     object_id: str | None
     reason: str
+    label: str = ""
+
+
+def object_label(record: ImageRecord, obj: AnnotationObject, classes: list[LabelClass]) -> str:
+    """``"truck.jpg #2 (dog)"``: the object as the user finds it in the window's object list
+    (its 1-based position on the image and its class name)."""
+    try:
+        number = next(i for i, o in enumerate(record.objects, 1) if o is obj)
+    except StopIteration:
+        number = 0
+    name = next((c.name for c in classes if c.id == obj.class_id), f"class {obj.class_id}")
+    return f"{record.path} #{number} ({name})"
 
 
 @dataclass
@@ -65,9 +92,30 @@ class ExportReport:
     objects: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    format: str = ""
+    written: list[str] = field(default_factory=list)
+    """Files and folders written (paths as given to the exporter), for the report file."""
 
-    def skip(self, image: str, object_id: str | None, reason: str) -> None:
-        self.skipped.append(Skipped(image, object_id, reason))
+    def skip(self, image: str, object_id: str | None, reason: str, label: str = "") -> None:
+        self.skipped.append(Skipped(image, object_id, reason, label))
+
+    def change(self, label: str, what: str) -> None:
+        """Record that an object was written, but not as it is in the project."""
+        self.warnings.append(f"{label}: {what}")
+
+    def text(self) -> str:
+        """The full report: the summary, then every skipped image/object with its reason
+        (what ``export-report.txt`` holds and the Export dialog shows)."""
+        lines = [REPORT_HEADER, f"format: {self.format}" if self.format else ""]
+        lines += [self.summary(), ""]
+        if self.written:
+            lines += ["written:", *(f"  {w}" for w in self.written), ""]
+        if self.skipped:
+            lines.append("skipped, one by one:")
+            for s in self.skipped:
+                what = s.label or (s.image if s.object_id is None else f"{s.image} {s.object_id}")
+                lines.append(f"  {what}: {s.reason}")
+        return "\n".join(line for line in lines if line is not None) + "\n"
 
     def summary(self) -> str:
         """A few human-readable lines: counts, then skipped items grouped by reason."""
@@ -194,3 +242,72 @@ def join_rings(rings: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
             back.append(closed[k:])  # exit → entry the other way round, on the way back
     out += back[::-1]
     return np.concatenate(out)
+
+
+def evenodd_region(
+    rings: list[npt.NDArray[np.float64]], width: int = 0, height: int = 0
+) -> tuple[Region, bool]:
+    """The region that consumers rasterise for the given rings, filled even-odd.
+
+    ``rings``: N×2 float64 (x, y) rings in our continuous convention, all belonging to one
+    polygon as a file writes it (COCO: one flat list; YOLO: one line; LabelMe: one shape).
+    ``width``/``height``: the image size (0 if unknown: no clipping).
+
+    A simple (valid) single ring is kept with its vertices as they are. Anything else
+    (self-intersecting, joined by zero-width bridges the way ``join_rings`` and Ultralytics'
+    ``merge_multi_segment`` write parts and holes) is rasterised the way pycocotools
+    (``frPyObjects`` + ``decode``) and OpenCV's ``fillPoly`` fill it, even-odd at the pixel
+    centres (``region_to_mask``), and its parts and holes are traced back from that mask
+    (``mask_to_region``), so the imported object covers exactly the pixels a trainer sees.
+    GEOS' repair cannot do this: it merges a bridge walked twice into one edge and loses the
+    pixels along it. Returns (region, was_rasterised); an empty region for zero area.
+    """
+    from samdesk.core.geometry import mask_to_region, region_to_mask
+
+    if len(rings) == 1:
+        polygon = shapely.Polygon(rings[0])
+        if polygon.is_valid:
+            if polygon.area <= 0:
+                return Region(), False
+            return Region((PolygonPart(ring_coords(orient(polygon, 1.0).exterior)),)), False
+    points = np.concatenate(rings)
+    x0, y0 = np.floor(points.min(axis=0)).astype(np.int64)
+    x1, y1 = np.ceil(points.max(axis=0)).astype(np.int64)
+    if width > 0 and height > 0:
+        x0, y0 = max(int(x0), 0), max(int(y0), 0)
+        x1, y1 = min(int(x1), width), min(int(y1), height)
+    if x1 <= x0 or y1 <= y0:
+        return Region(), True
+    if (x1 - x0) * (y1 - y0) > _MAX_RASTER_PIXELS:
+        # No image size to clip to and absurd coordinates: GEOS' repair, not a huge raster.
+        return _repaired(rings), False
+    region = Region(tuple(PolygonPart(r) for r in rings))
+    mask = region_to_mask(region, int(y1 - y0), int(x1 - x0), offset=(float(x0), float(y0)))
+    return mask_to_region(mask, offset=(int(x0), int(y0))), True
+
+
+def image_problem(path: Path) -> str | None:
+    """Why the image at ``path`` cannot be exported, or None if it decodes.
+
+    The same check as the viewer's (``check_image`` decodes like ``read_image``), so an image the
+    window refuses to show (missing, truncated, not an image) is never exported as if it
+    were fine. Huge images are allowed: the size limit guards the viewer's memory only.
+    """
+    from samdesk.core.images import ImageReadError, check_image  # lazy: pillow
+
+    if not path.is_file():
+        return "image file not found"
+    try:
+        check_image(path)
+    except ImageReadError as e:
+        return f"image cannot be read: {e}"
+    except (OSError, ValueError) as e:
+        return f"image cannot be read: {e}"
+    return None
+
+
+def _repaired(rings: list[npt.NDArray[np.float64]]) -> Region:
+    from samdesk.core.geometry import region_from_shapely
+
+    polygons = [p for r in rings for p in polygons_of(repair(shapely.Polygon(r)))]
+    return region_from_shapely(shapely.union_all(polygons)) if polygons else Region()

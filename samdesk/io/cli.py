@@ -3,10 +3,11 @@
 Registered by ``samdesk.cli``; this module imports nothing heavy at top level (the format
 modules, numpy and shapely load inside ``run_*``), so ``samdesk --help`` stays fast.
 
-    samdesk export PROJECT --format coco|yolo-seg|yolo-det --out PATH
+    samdesk export PROJECT --format coco|yolo-seg|yolo-det|labelme|masks-png|voc --out PATH
                    [--segmentation auto|polygon|rle] [--val-fraction F] [--seed N]
                    [--only-done] [--overwrite]
-    samdesk import PROJECT_OR_NEW_FOLDER --format coco|yolo --from PATH [--image-root DIR]
+    samdesk import PROJECT_OR_NEW_FOLDER --format coco|yolo|labelme|masks-png|voc --from PATH
+                   [--image-root DIR]
 
 Both print a summary (images, objects, what was skipped and why, warnings) on stdout and
 return 0; an error is one line on stderr and exit code 1.
@@ -43,15 +44,16 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
         "--format",
         dest="export_format",
         required=True,
-        choices=("coco", "yolo-seg", "yolo-det"),
-        help="COCO instance segmentation JSON, or an Ultralytics YOLO dataset "
-        "(segmentation polygons or detection boxes)",
+        choices=("coco", "yolo-seg", "yolo-det", "labelme", "masks-png", "voc"),
+        help="COCO instance segmentation JSON, an Ultralytics YOLO dataset (segmentation "
+        "polygons or detection boxes), LabelMe JSON per image, semantic + instance PNG "
+        "masks, or Pascal VOC detection XML",
     )
     parser.add_argument(
         "--out",
         required=True,
         metavar="PATH",
-        help="the JSON file (coco) or the dataset folder (yolo) to write",
+        help="the JSON file (coco) or the folder (other formats) to write",
     )
     parser.add_argument(
         "--segmentation",
@@ -76,8 +78,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="YOLO only: replace a previous samdesk export in --out (only the files its "
-        ".samdesk-export.json lists; anything else there is kept)",
+        help="folder formats: replace a previous samdesk export in --out (only the files "
+        "its .samdesk-export.json lists; anything else there is kept)",
     )
 
 
@@ -109,8 +111,11 @@ def _export(args: argparse.Namespace) -> int:
         only_done=args.only_done,
         overwrite=args.overwrite,
     )
+    from samdesk.io.export import report_path
+
     report = export_project(store, options)
     print(report.summary())
+    print(f"report: {report_path(options)}")
     for warning in store.warnings:
         print(f"  warning: {warning}")
     print(f"written: {args.out}")
@@ -131,8 +136,9 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
         "--format",
         dest="import_format",
         required=True,
-        choices=("coco", "yolo"),
-        help="COCO JSON file, or YOLO dataset (data.yaml or its folder)",
+        choices=("coco", "yolo", "labelme", "masks-png", "voc"),
+        help="COCO JSON file, YOLO dataset (data.yaml or its folder), folder of LabelMe "
+        "JSON, masks PNG export folder, or Pascal VOC folder",
     )
     parser.add_argument(
         "--from", dest="source", required=True, metavar="PATH", help="the file/folder to read"
@@ -157,15 +163,11 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from samdesk.io.coco import import_coco
-    from samdesk.io.yolo import import_yolo
+    from samdesk.io.importers import import_dataset
 
-    if args.import_format == "coco":
-        result = import_coco(args.source, image_root=args.image_root)
-    else:
-        if args.image_root:
-            raise _CliError("--image-root applies to --format coco only")
-        result = import_yolo(args.source)
+    if args.image_root and args.import_format != "coco":
+        raise _CliError("--image-root applies to --format coco only")
+    result = import_dataset(args.import_format, args.source, image_root=args.image_root)
     store = _open_or_create(Path(args.import_project))
     images, objects, skipped = merge_import(store, result)
     print(
@@ -236,7 +238,14 @@ def merge_import(store: ProjectStore, result: ImportResult) -> tuple[int, int, l
         record = store.load_image_annotations(relative)
         if imported.width and imported.height and not (record.width and record.height):
             record.width, record.height = imported.width, imported.height
-        added = _new_objects(record.objects, imported.objects, class_map)
+        added, duplicates = _new_objects(record.objects, imported.objects, class_map)
+        for number in duplicates:
+            result.warnings.append(
+                f"{imported.path}: object {number} of the file covers the same pixels as an "
+                "object of the same class already on the image, not added again"
+            )
+        if imported.split and not record.split:
+            record.split = imported.split
         record.objects.extend(added)
         store.save_image(record)
         images += 1
@@ -266,14 +275,24 @@ def _merge_classes(store: ProjectStore, classes: list[LabelClass]) -> dict[int, 
 
 def _new_objects(
     existing: list[AnnotationObject], imported: list[AnnotationObject], class_map: dict[int, int]
-) -> list[AnnotationObject]:
-    added = []
-    for obj in imported:
+) -> tuple[list[AnnotationObject], list[int]]:
+    """The imported objects not yet on the image, and the 1-based numbers of the others.
+
+    "Same" means same class and same pixels (``region_to_mask``), not same vertices: an
+    object exported as an RLE mask or a bridged polygon comes back traced along pixel
+    edges, with other vertices than the simplified outline it was drawn with.
+    """
+    from samdesk.io.import_dedupe import same_pixels
+
+    added: list[AnnotationObject] = []
+    duplicates: list[int] = []
+    for number, obj in enumerate(imported, 1):
         obj.class_id = class_map[obj.class_id]
-        if any(o.class_id == obj.class_id and o.region == obj.region for o in existing):
+        if any(o.class_id == obj.class_id and same_pixels(o.region, obj.region) for o in existing):
+            duplicates.append(number)
             continue
         added.append(obj)
-    return added
+    return added, duplicates
 
 
 def _copy_in(source: Path, root: Path, dataset_path: str) -> str | None:

@@ -21,6 +21,15 @@ Segmentation encodings written:
       Each such object is listed in the report's warnings.
     * "rle": compressed RLE of ``region_to_mask`` (``counts`` as a utf-8 string).
     * "auto" (default): polygons for objects without holes, RLE for objects with holes.
+Crowd objects (``AnnotationObject.crowd``, read from ``iscrowd: 1``) are always written as
+RLE with ``iscrowd: 1``. Images that the viewer cannot open (missing, truncated) are
+skipped with the reason, as in every format.
+
+Import fills each polygon the way pycocotools does (``_formats.evenodd_region``): a valid
+simple polygon keeps its vertices, a self-intersecting or bridged one is rasterised
+even-odd and traced back into parts and holes, so bridged holes come back pixel for pixel.
+A zero-area polygon is dropped with a warning naming the annotation and polygon.
+
 ``area`` is the pixel count of the mask for RLE and the polygon area (holes subtracted)
 otherwise; for pixel-edge outlines the two are equal and equal to pycocotools'
 ``maskUtils.area`` of the rasterised annotation.
@@ -53,6 +62,7 @@ from samdesk.core.geometry import (
     region_bbox,
     region_from_shapely,
     region_to_mask,
+    region_to_shapely,
     ring_to_flat,
 )
 from samdesk.io._formats import (
@@ -60,10 +70,12 @@ from samdesk.io._formats import (
     FormatError,
     ImportResult,
     WarningLog,
+    evenodd_region,
+    image_problem,
     join_rings,
+    object_label,
     palette_color,
     polygons_of,
-    repair,
 )
 from samdesk.io.atomic import atomic_write_bytes
 from samdesk.io.entry_limits import coordinate_problem, geometry_errors, rle_problem
@@ -114,6 +126,11 @@ def export_coco(
     coco_images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for record in images:
+        if project_dir is not None:
+            problem = image_problem(Path(project_dir) / record.path)
+            if problem is not None:
+                report.skip(record.path, None, problem)
+                continue
         width, height = _known_size(record, project_dir)
         if width <= 0 or height <= 0:
             report.skip(record.path, None, "image size unknown (image file not found)")
@@ -129,10 +146,11 @@ def export_coco(
         )
         report.images += 1
         for obj in record.objects:
+            label = object_label(record, obj, project.classes)
             if obj.class_id not in class_ids:
-                report.skip(record.path, obj.id, f"unknown class id {obj.class_id}")
+                report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
                 continue
-            ann = _annotation(obj, width, height, segmentation, record.path, report)
+            ann = _annotation(obj, width, height, segmentation, record.path, label, report)
             if ann is None:
                 continue
             ann.update(id=len(annotations) + 1, image_id=image_id, category_id=obj.class_id)
@@ -182,23 +200,30 @@ def _annotation(
     height: int,
     segmentation: Segmentation,
     image: str,
+    label: str,
     report: ExportReport,
 ) -> dict[str, Any] | None:
-    """The COCO annotation of one object (without ids), or None if it is skipped."""
+    """The COCO annotation of one object (without ids), or None if it is skipped.
+
+    ``label``: the object as the user sees it (``"truck.jpg #2 (dog)"``), for the report.
+    A crowd object (``iscrowd: 1``) is always written as RLE, as COCO's crowd regions are.
+    """
     from pycocotools import mask as mask_utils  # lazy: C extension, only needed here
 
     if obj.region.is_empty:
-        report.skip(image, obj.id, "empty geometry")
+        report.skip(image, obj.id, "empty geometry", label)
         return None
     region = clip_region(obj.region, width, height)
     if region.is_empty or region_area(region) <= 0:
-        report.skip(image, obj.id, "geometry entirely outside the image")
+        report.skip(image, obj.id, "geometry entirely outside the image", label)
         return None
+    if region is not obj.region:
+        report.change(label, "clipped to the image")
     has_holes = any(part.holes for part in region.parts)
-    if segmentation == "rle" or (segmentation == "auto" and has_holes):
+    if segmentation == "rle" or (segmentation == "auto" and has_holes) or obj.crowd:
         mask = region_to_mask(region, height, width)
         if not mask.any():
-            report.skip(image, obj.id, "too small: covers no pixel centre")
+            report.skip(image, obj.id, "too small: covers no pixel centre", label)
             return None
         rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
         x, y, w, h = (float(v) for v in mask_utils.toBbox(rle))
@@ -206,16 +231,14 @@ def _annotation(
             "segmentation": {"size": [height, width], "counts": rle["counts"].decode("utf-8")},
             "area": float(mask_utils.area(rle)),
             "bbox": [x, y, w, h],
-            "iscrowd": 0,
+            "iscrowd": 1 if obj.crowd else 0,
         }
     polygons = []
     for part in region.parts:
         ring = join_rings([part.exterior, *part.holes]) if part.holes else part.exterior
         polygons.append(ring_to_flat(ring, decimals=_DECIMALS))
     if has_holes:
-        report.warnings.append(
-            f"{image}: object {obj.id}: holes written as zero-width bridges in its polygon"
-        )
+        report.change(label, "holes written as zero-width bridges in its polygon")
     x0, y0, x1, y1 = region_bbox(region)
     return {
         "segmentation": polygons,
@@ -287,8 +310,11 @@ def import_coco(
             continue
         if region is None or region.is_empty:
             continue
+        crowd = ann.get("iscrowd") == 1
         image.objects.append(
-            AnnotationObject(class_id=int(category), region=region, source=ObjectSource.IMPORT)
+            AnnotationObject(
+                class_id=int(category), region=region, source=ObjectSource.IMPORT, crowd=crowd
+            )
         )
     return ImportResult(classes, list(records.values()), root, log.lines())
 
@@ -405,6 +431,7 @@ def _read_segmentation(
     if isinstance(seg, dict):
         return _read_rle(seg, image, where, log, real_size)
     geom: shapely.Geometry
+    outside = False
     if isinstance(seg, list) and seg:
         if all(isinstance(v, int | float) for v in seg):
             seg = [seg]  # a single polygon without the outer list
@@ -423,9 +450,17 @@ def _read_segmentation(
             if problem is not None:
                 log.add("bad-poly", f"{where}: polygon {k}: {problem}, skipped")
                 continue
-            polygons += polygons_of(repair(shapely.Polygon(points)))
+            if image.width > 0:
+                # The raster below is clipped to the image: note here that it was.
+                low, high = points.min(axis=0), points.max(axis=0)
+                outside |= bool(low.min() < 0 or high[0] > image.width or high[1] > image.height)
+            part, _ = evenodd_region([points], image.width, image.height)
+            if part.is_empty:
+                log.add("zero-area", f"{where}: polygon {k} has zero area, dropped")
+                continue
+            polygons += polygons_of(region_to_shapely(part))
         if not polygons:
-            return None
+            return None  # each polygon's problem is already a warning
         # pycocotools rasterises each polygon separately and unions the masks. Parts that
         # do not overlap are kept as they are (a union would re-start their rings), so
         # that an exported file imports back to identical vertices.
@@ -447,8 +482,10 @@ def _read_segmentation(
     if image.width > 0 and image.height > 0:
         x0, y0, x1, y1 = region_bbox(region)
         if x0 < 0 or y0 < 0 or x1 > image.width or y1 > image.height:
-            log.add("clipped", f"{where}: coordinates outside the image, clipped")
+            outside = True
             region = clip_region(region, image.width, image.height)
+        if outside:
+            log.add("clipped", f"{where}: coordinates outside the image, clipped")
     if region.is_empty:
         log.add("empty", f"{where}: empty geometry, skipped")
     return region

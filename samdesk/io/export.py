@@ -1,4 +1,4 @@
-"""Export a whole project: choose its images, then write COCO or YOLO.
+"""Export a whole project: choose its images, write one format, then the report file.
 
 The one place that turns export options into files, used by ``samdesk export`` and by the
 window's Export dialog (which runs it on a worker thread with progress and cancel).
@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from samdesk.io._formats import ExportReport
     from samdesk.io.project import ProjectStore
 
-FORMATS = ("coco", "yolo-seg", "yolo-det")
+FORMATS = ("coco", "yolo-seg", "yolo-det", "labelme", "masks-png", "voc")
+REPORT_NAME = "export-report.txt"
+"""The report's name: inside a folder export, or ``<json stem>-export-report.txt`` beside
+a COCO file."""
 
 
 class ExportCancelled(Exception):
@@ -55,9 +58,7 @@ def export_project(
     folder inside it) raise ``export_target.ExportTargetError`` (a FormatError).
     """
     from samdesk.core.document import ReviewState
-    from samdesk.io.coco import export_coco
     from samdesk.io.export_target import check_file_target, check_folder_target
-    from samdesk.io.yolo import export_yolo
 
     if options.format not in FORMATS:
         raise ValueError(f"unknown export format {options.format!r} (expected {FORMATS})")
@@ -77,6 +78,18 @@ def export_project(
             images.append(store.load_image_annotations(index))
         if progress is not None:
             progress(index + 1, len(records))
+    report = _write(store, options, images)
+    report.format = options.format
+    if not report.written:
+        report.written.append(str(options.out))
+    write_report_file(report, report_path(options))
+    return report
+
+
+def _write(store: ProjectStore, options: ExportOptions, images: list) -> ExportReport:
+    from samdesk.io.coco import export_coco
+    from samdesk.io.yolo import export_yolo
+
     if options.format == "coco":
         return export_coco(
             store.project,
@@ -85,13 +98,47 @@ def export_project(
             segmentation=options.segmentation,  # type: ignore[arg-type]
             project_dir=store.root,
         )
-    return export_yolo(
-        store.project,
-        images,
-        options.out,
-        project_dir=store.root,
-        task="segment" if options.format == "yolo-seg" else "detect",
-        val_fraction=options.val_fraction,
-        seed=options.seed,
-        overwrite=options.overwrite,
+    if options.format in ("yolo-seg", "yolo-det"):
+        return export_yolo(
+            store.project,
+            images,
+            options.out,
+            project_dir=store.root,
+            task="segment" if options.format == "yolo-seg" else "detect",
+            val_fraction=options.val_fraction,
+            seed=options.seed,
+            overwrite=options.overwrite,
+        )
+    from samdesk.io.labelme import export_labelme
+    from samdesk.io.masks_png import export_masks_png
+    from samdesk.io.voc import export_voc
+
+    exporter = {"labelme": export_labelme, "masks-png": export_masks_png, "voc": export_voc}
+    return exporter[options.format](
+        store.project, images, options.out, project_dir=store.root, overwrite=options.overwrite
     )
+
+
+def report_path(options: ExportOptions) -> Path:
+    """Where the export's report file goes: beside a COCO file, inside a folder export."""
+    if options.format == "coco":
+        return options.out.with_name(f"{options.out.stem}-{REPORT_NAME}")
+    return options.out / REPORT_NAME
+
+
+def write_report_file(report: ExportReport, path: Path) -> None:
+    """Write ``report.text()`` to ``path`` atomically, unless a file that samdesk did not
+    write is there (it is left alone and the report says so)."""
+    from samdesk.io._formats import REPORT_HEADER
+    from samdesk.io.atomic import atomic_write_bytes
+
+    if path.exists():
+        try:
+            ours = path.read_bytes().startswith(REPORT_HEADER.encode())
+        except OSError:
+            ours = False
+        if not ours:
+            report.warnings.append(f"{path} exists and is not a samdesk report: not replaced")
+            return
+    report.written.append(str(path))
+    atomic_write_bytes(path, report.text().encode("utf-8"))

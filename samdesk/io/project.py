@@ -329,6 +329,7 @@ class ProjectStore:
         info.unreadable = None
         record.width, record.height = loaded.width, loaded.height
         record.state, record.objects = loaded.state, loaded.objects
+        record.split = loaded.split
         info.object_count, info.loaded = len(loaded.objects), True
 
     def load_image_annotations(

@@ -29,6 +29,8 @@ Annotation file (one per image, ``.samdesk/annotations/<key>.yaml``)::
         holes: [[x0, y0, ...]]            # otherwise rounded to 0.01 px
       prompt: {points: [[x, y]], labels: [1]}   # optional provenance
       hidden: true                 # only when hidden
+      crowd: true                  # only for COCO iscrowd regions
+    split: train                   # only when the image belongs to a dataset split
 """
 
 from __future__ import annotations
@@ -263,15 +265,20 @@ def record_to_data(record: ImageRecord) -> dict[str, Any]:
             entry["prompt"] = _plain(obj.prompt)
         if obj.hidden:
             entry["hidden"] = True
+        if obj.crowd:
+            entry["crowd"] = True
         objects.append(entry)
-    return {
+    data: dict[str, Any] = {
         "schema_version": CURRENT_VERSION,
         "image": record.path,
         "width": record.width,
         "height": record.height,
         "state": record.state.value,
-        "objects": objects,
     }
+    if record.split:
+        data["split"] = record.split
+    data["objects"] = objects
+    return data
 
 
 def _flow(values: list[int] | list[float], indent: str) -> str:
@@ -300,6 +307,7 @@ def record_to_yaml(record: ImageRecord) -> str:
         f"width: {int(record.width)}",
         f"height: {int(record.height)}",
         f"state: {record.state.value}",
+        *([f"split: {_scalar(record.split)}"] if record.split else []),
         f"object_count: {len(record.objects)}",
         "objects:" if record.objects else "objects: []",
     ]
@@ -322,6 +330,8 @@ def record_to_yaml(record: ImageRecord) -> str:
             lines.append(f"  prompt: {_scalar(obj.prompt)}")
         if obj.hidden:
             lines.append("  hidden: true")
+        if obj.crowd:
+            lines.append("  crowd: true")
     return "\n".join(lines) + "\n"
 
 
@@ -382,6 +392,7 @@ def record_from_data(data: dict[str, Any], path: Path, image_path: str) -> Image
                     id=str(entry["id"]),
                     prompt=entry.get("prompt"),
                     hidden=bool(entry.get("hidden", False)),
+                    crowd=bool(entry.get("crowd", False)),
                 )
             )
         where = "the file"
@@ -391,6 +402,7 @@ def record_from_data(data: dict[str, Any], path: Path, image_path: str) -> Image
             height=int(data.get("height") or 0),
             state=ReviewState(data.get("state", "new")),
             objects=objects,
+            split=str(data.get("split") or ""),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ProjectFileError(path, f"{where}: {type(exc).__name__}: {exc}") from exc

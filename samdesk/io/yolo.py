@@ -6,9 +6,9 @@ the layout and line rules below follow its documented dataset format and the che
 
 Layout written by ``export_yolo``::
 
-    OUT/data.yaml                    path: <absolute OUT>, train: images/train,
-                                     val: images/val (images/train without a split),
-                                     names: {0: first class, 1: ...}
+    OUT/data.yaml                    train: images/train, val: images/val (images/train
+                                     without a split), names: {0: first class, 1: ...};
+                                     no "path:": the yaml's folder is the dataset root
     OUT/images/train/<sub/dirs>/a.jpg   copies of the project's images
     OUT/labels/train/<sub/dirs>/a.txt   one line per object; empty file = background image
 
@@ -19,8 +19,11 @@ Layout written by ``export_yolo``::
 * Images are *copied*, not linked: Ultralytics re-saves corrupt JPEGs in place while
   checking a dataset, which through a hard or symbolic link would rewrite the user's
   original; a copy also keeps the dataset folder self-contained (zip it, move it).
-  ``path`` in data.yaml is absolute because Ultralytics resolves a relative one against
-  its own datasets folder; after moving the folder, edit or delete that line.
+  data.yaml has no ``path`` key: Ultralytics then uses the yaml's own folder as the root
+  (``check_det_dataset``), so the dataset still works after the folder is moved.
+* An image's ``split`` (kept from an imported dataset) decides its split folder; images
+  without one are split by ``val_fraction``. Split folders of the imported path
+  (``images/train/``) are dropped so a re-export does not nest them.
 * Class ids are remapped to 0..N-1 in the order of our class ids (all project classes,
   used or not, so the mapping is stable across exports).
 * Coordinates are normalised by the upright image size (Ultralytics reads images with
@@ -60,9 +63,11 @@ from samdesk.io._formats import (
     FormatError,
     ImportResult,
     WarningLog,
+    evenodd_region,
+    image_problem,
     join_rings,
+    object_label,
     palette_color,
-    repair,
 )
 from samdesk.io.entry_limits import coordinate_problem, geometry_errors
 from samdesk.io.export_target import StagedDataset, check_folder_target
@@ -124,8 +129,9 @@ def export_yolo(
         if suffix not in IMG_FORMATS:
             report.skip(record.path, None, f"image format '.{suffix}' not supported by YOLO")
             continue
-        if not source.is_file():
-            report.skip(record.path, None, "image file not found")
+        problem = image_problem(source)
+        if problem is not None:
+            report.skip(record.path, None, problem)
             continue
         size = _size(record, source)
         if size is None:
@@ -133,31 +139,49 @@ def export_yolo(
             continue
         if min(size) < 10:
             report.warnings.append(f"{record.path}: smaller than 10 px, Ultralytics ignores it")
-        lines = _label_lines(record, size, index_of, task, report)
+        lines = _label_lines(record, size, index_of, task, report, project.classes)
         entries.append((record, source, lines))
 
-    val = _val_set([e[0].path for e in entries], val_fraction, seed)
+    # An image's own split (imported with it) wins; the others are shuffled by val_fraction.
+    val = _val_set([e[0].path for e in entries if not e[0].split], val_fraction, seed)
     used: set[str] = set()
+    splits: set[str] = set()
     # Written beside the previous export and swapped in at the end: a failed or killed
     # export leaves the previous dataset as it was.
     with StagedDataset(out, _OWNED, overwrite=overwrite) as staged:
         for record, source, lines in entries:
-            split = "val" if record.path in val else "train"
-            image_rel = f"images/{split}/{_dataset_path(record.path, split, used)}"
+            split = record.split or ("val" if record.path in val else "train")
+            splits.add(split)
+            rel = _dataset_path(_without_split_folders(record.path, record.split), split, used)
+            image_rel = f"images/{split}/{rel}"
             staged.copy_file(source, image_rel)
             label_rel = label_path_for(f"/{image_rel}")[1:]
             staged.write_bytes(label_rel, "".join(line + "\n" for line in lines).encode())
             report.images += 1
             report.objects += len(lines)
-        data = {
-            "path": out.resolve().as_posix(),
-            "train": "images/train",
-            "val": "images/val" if val else "images/train",
-            "names": names,
+        # No "path:" key: without it Ultralytics (check_det_dataset) takes the yaml's own
+        # folder as the dataset root, in every version, so the folder can be moved or zipped.
+        # A relative "path:" is resolved against the working directory or Ultralytics'
+        # datasets_dir by versions before 8.3.x; an absolute one breaks when the folder moves.
+        data: dict[str, Any] = {
+            "train": "images/train" if "train" in splits or not splits else None
         }
+        data["val"] = "images/val" if "val" in splits else data["train"] or "images/train"
+        if "test" in splits:
+            data["test"] = "images/test"
+        for split in sorted(splits - {"train", "val", "test"}):
+            data[split] = f"images/{split}"
+        if data["train"] is None:  # Ultralytics requires train; the val images stand in
+            data["train"] = data["val"]
+        data["names"] = names
         staged.write_bytes("data.yaml", _dump_yaml(data).encode("utf-8"))
         staged.commit()
     report.warnings += staged.warnings
+    if task == "detect":
+        report.warnings.append(
+            "YOLO detection keeps boxes only: outlines, holes, parts are not kept"
+        )
+    report.written += [f"{out}/{name}" for name in _OWNED]
     return report
 
 
@@ -217,44 +241,73 @@ def _label_lines(
     index_of: dict[int, int],
     task: Task,
     report: ExportReport,
+    classes: list[LabelClass],
 ) -> list[str]:
     width, height = size
     scale = np.array([width, height], dtype=np.float64)
     lines: list[str] = []
-    seen: set[tuple[float, ...]] = set()
+    boxes: dict[tuple[np.float32, ...], str] = {}
     for obj in record.objects:
+        label = object_label(record, obj, classes)
         if obj.class_id not in index_of:
-            report.skip(record.path, obj.id, f"unknown class id {obj.class_id}")
+            report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
             continue
         if obj.region.is_empty:
-            report.skip(record.path, obj.id, "empty geometry")
+            report.skip(record.path, obj.id, "empty geometry", label)
             continue
         region = clip_region(obj.region, width, height)
         if region.is_empty:
-            report.skip(record.path, obj.id, "geometry entirely outside the image")
+            report.skip(record.path, obj.id, "geometry entirely outside the image", label)
             continue
+        if region is not obj.region:
+            report.change(label, "clipped to the image")
+        if obj.crowd:
+            report.change(label, "crowd region written as an ordinary object (YOLO has no flag)")
         cls = index_of[obj.class_id]
         x0, y0, x1, y1 = region_bbox(region)
         box = np.array([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0]) / np.tile(scale, 2)
-        # Ultralytics removes rows whose (class, box) repeat, for segments too (it compares
-        # the boxes of the segments), so such an object would silently vanish there.
-        key = tuple(np.float32(v) for v in (cls, *np.clip(box, 0, 1)))
-        if key in seen:
-            report.skip(record.path, obj.id, "same class and box as another object")
-            continue
-        seen.add(key)
         if task == "detect":
             values = np.clip(box, 0.0, 1.0)
         else:
             rings = [r for part in region.parts for r in (part.exterior, *part.holes)]
             if len(rings) > 1:
-                report.warnings.append(
-                    f"{record.path}: object {obj.id}: {len(region.parts)} parts / "
-                    f"{len(rings) - len(region.parts)} holes joined by zero-width bridges"
+                report.change(
+                    label,
+                    f"{len(region.parts)} parts / {len(rings) - len(region.parts)} holes "
+                    "joined into one polygon by zero-width bridges",
                 )
             values = np.clip(join_rings(rings) / scale, 0.0, 1.0).reshape(-1)
-        lines.append(" ".join([str(cls), *(_fmt(v) for v in values)]))
+        line = " ".join([str(cls), *(_fmt(v) for v in values)])
+        # Ultralytics 8.4 drops only rows that repeat exactly; a distinct polygon with the
+        # same class and box is kept there, so it is kept here (with a note for older
+        # versions, which de-duplicate segments on their class and box).
+        if line in lines:
+            report.skip(record.path, obj.id, "exact duplicate of another object's line", label)
+            continue
+        key = tuple(np.float32(v) for v in (cls, *np.clip(box, 0, 1)))
+        if key in boxes:
+            report.change(
+                label,
+                f"same class and box as {boxes[key]}; kept (Ultralytics before 8.4 keeps "
+                "only one of the two)",
+            )
+        boxes.setdefault(key, label)
+        lines.append(line)
     return lines
+
+
+def _without_split_folders(path: str, split: str) -> str:
+    """``path`` without the split folders an imported dataset put in it.
+
+    ``images/train/a.jpg`` and ``train/images/a.jpg`` (Roboflow) with split "train" become
+    ``a.jpg``: the split is the image's ``split`` field, so keeping the folders would nest
+    them again (``images/train/images_/train/a.jpg``) on every re-export.
+    """
+    if not split:
+        return path
+    parts = PurePosixPath(path.replace("\\", "/")).parts
+    folders = [p for p in parts[:-1] if p not in ("images", "labels", split)]
+    return PurePosixPath(*folders, parts[-1]).as_posix()
 
 
 def _fmt(value: float) -> str:
@@ -296,7 +349,7 @@ def import_yolo(path: str | os.PathLike[str]) -> ImportResult:
             raise FormatError(f"{given}: no data.yaml and no images/ folder found")
         root, names = given, None
         log.add("no-yaml", f"{given}: no data.yaml; class names made up from the ids")
-        image_files = _scan(given / "images", root, log)
+        image_files = dict.fromkeys(_scan(given / "images", root, log), "")
     else:
         data = _load_yaml(yaml_path)
         root = _dataset_root(yaml_path, data, log)
@@ -305,9 +358,10 @@ def import_yolo(path: str | os.PathLike[str]) -> ImportResult:
 
     records: list[ImageRecord] = []
     found_ids: set[int] = set()
-    for image_file in image_files:
+    for image_file, split in image_files.items():
         record = _read_image(image_file, root, names, log, found_ids)
         if record is not None:
+            record.split = split
             records.append(record)
     if names is None:
         names = {i: f"class_{i}" for i in sorted(found_ids)}
@@ -387,8 +441,11 @@ def _read_names(data: dict[str, Any], yaml_path: Path) -> dict[int, str]:
     raise FormatError(f"{yaml_path}: 'names' must be a list or a mapping of id: name")
 
 
-def _split_images(data: dict[str, Any], root: Path, yaml_path: Path, log: WarningLog) -> list[Path]:
-    files: dict[Path, None] = {}  # ordered set: train and val may be the same folder
+def _split_images(
+    data: dict[str, Any], root: Path, yaml_path: Path, log: WarningLog
+) -> dict[Path, str]:
+    """Image files of the splits, each with the first split that lists it."""
+    files: dict[Path, str] = {}  # ordered: train and val may be the same folder
     for split in ("train", "val", "test"):
         entries = data.get(split)
         if entries is None:
@@ -410,8 +467,9 @@ def _split_images(data: dict[str, Any], root: Path, yaml_path: Path, log: Warnin
             else:
                 log.add("split", f"{yaml_path.name}: {split}: {entry} not found")
                 continue
-            files.update(dict.fromkeys(p.resolve() for p in found))
-    return list(files)
+            for p in found:
+                files.setdefault(p.resolve(), split)
+    return files
 
 
 def _scan(folder: Path, root: Path, log: WarningLog) -> list[Path]:
@@ -470,7 +528,8 @@ def _read_image(
         log.add("unsafe-path", f"{label_file}: a link outside the dataset folder, not read")
         return record
     try:
-        text = label_file.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (Windows editors) must not eat the first line's class.
+        text = label_file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         log.add("label", f"{label_file}: cannot read ({e}), skipped")
         return record
@@ -539,12 +598,14 @@ def _read_line(
         log.add("range", f"{where}: coordinates outside [0, 1], clipped")
     if count == 5:
         xc, yc, w, h = pixels
-        geom = shapely.box(xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2)
+        region = region_from_shapely(shapely.box(xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2))
     else:
-        geom = repair(shapely.Polygon(pixels.reshape(-1, 2)))
-    region = _clip(region_from_shapely(geom), width, height)
+        # Filled even-odd as Ultralytics' cv2.fillPoly fills it: parts and holes joined by
+        # merge_multi_segment's bridges come back as parts and holes.
+        region, _ = evenodd_region([pixels.reshape(-1, 2)], width, height)
+    region = _clip(region, width, height)
     if region.is_empty:
-        log.add("empty", f"{where}: zero-area object, skipped")
+        log.add("empty", f"{where}: zero-area object (covers no pixel), skipped")
         return None
     return AnnotationObject(class_id=int(cls), region=region, source=ObjectSource.IMPORT)
 

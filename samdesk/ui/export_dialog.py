@@ -34,6 +34,9 @@ from samdesk.ui.job_dialog import BackgroundJobDialog
 
 FORMATS = {"coco": "COCO (instance segmentation JSON)", "yolo-seg": "YOLO segmentation"}
 FORMATS["yolo-det"] = "YOLO detection (boxes)"
+FORMATS["labelme"] = "LabelMe JSON (one file per image; no holes)"
+FORMATS["masks-png"] = "Masks as PNG (semantic palette + 16-bit instance)"
+FORMATS["voc"] = "Pascal VOC detection XML (boxes)"
 
 
 def run_export(
@@ -47,8 +50,9 @@ def run_export(
 
     store = ProjectStore.open(project_file)
     report = export_project(store, options, progress, cancel)
-    lines = [report.summary(), *(f"  warning: {w}" for w in store.warnings)]
-    lines.append(f"written: {options.out}")
+    # The full report (what was written, each skipped or changed object and why), the same
+    # text as the export-report.txt written beside the export.
+    lines = [report.text().rstrip("\n"), *(f"  warning: {w}" for w in store.warnings)]
     return "\n".join(lines)
 
 
@@ -127,8 +131,10 @@ class ExportDialog(BackgroundJobDialog):
         coco = key == "coco"
         for widget in (self.segmentation,):
             self._rows.setRowVisible(widget, coco)
-        for widget in (self.val_fraction, self.seed, self.overwrite):
-            self._rows.setRowVisible(widget, not coco)
+        yolo = key in ("yolo-seg", "yolo-det")
+        for widget in (self.val_fraction, self.seed):
+            self._rows.setRowVisible(widget, yolo)
+        self._rows.setRowVisible(self.overwrite, not coco)
         current = self.out_edit.text().strip()
         if not current or current in {str(self._default_out(k)) for k in FORMATS}:
             self.out_edit.setText(str(self._default_out(key)))

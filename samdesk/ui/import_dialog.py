@@ -27,6 +27,9 @@ from PySide6.QtWidgets import (
 from samdesk.ui.job_dialog import BackgroundJobDialog
 
 FORMATS = {"coco": "COCO JSON file", "yolo": "YOLO dataset (data.yaml or its folder)"}
+FORMATS["labelme"] = "LabelMe JSON (a folder of .json beside images)"
+FORMATS["masks-png"] = "Masks as PNG (SegmentationClass/SegmentationObject folder)"
+FORMATS["voc"] = "Pascal VOC XML (folder with Annotations/)"
 
 
 def run_import(
@@ -38,16 +41,12 @@ def run_import(
 ) -> str:
     """Merge ``source`` into the project at ``project_file``; returns the summary (no Qt)."""
     from samdesk.io.cli import merge_import  # the CLI's merge: one behaviour for both
-    from samdesk.io.coco import import_coco
+    from samdesk.io.importers import import_dataset
     from samdesk.io.project import ProjectStore
-    from samdesk.io.yolo import import_yolo
 
     if stage is not None:
         stage(f"Reading {source.name}…")
-    if fmt == "coco":
-        result = import_coco(source, image_root=image_root)
-    else:
-        result = import_yolo(source)
+    result = import_dataset(fmt, source, image_root=image_root if fmt == "coco" else None)
     if stage is not None:
         stage(f"Adding {len(result.images)} images to the project…")
     store = ProjectStore.open(project_file)
@@ -105,7 +104,7 @@ class ImportDialog(BackgroundJobDialog):
         if self.format.currentData() == "coco":
             path, _ = QFileDialog.getOpenFileName(self, "COCO file", "", "JSON (*.json)")
         else:
-            path = QFileDialog.getExistingDirectory(self, "YOLO dataset folder")
+            path = QFileDialog.getExistingDirectory(self, "Dataset folder")
         if path:
             self.source_edit.setText(path)
 

@@ -121,7 +121,8 @@ class ObjectsModel(QAbstractTableModel):
                 return label_class.name if label_class else f"? (id {obj.class_id})"
             if column == 2:
                 return f"{self.area(obj):,.0f}"
-            return obj.source.value
+            # A COCO crowd region (iscrowd) is one object standing for many: say so.
+            return f"{obj.source.value} · crowd" if obj.crowd else obj.source.value
         if role == Qt.ItemDataRole.CheckStateRole and column == 0:
             return Qt.CheckState.Unchecked if obj.hidden else Qt.CheckState.Checked
         if role == Qt.ItemDataRole.DecorationRole and column == 1 and label_class:

@@ -187,3 +187,36 @@ def test_scan_images_natural_order_recursive_and_hidden(tmp_path: Path) -> None:
     assert natural_sort_key("a9") < natural_sort_key("a10")
     with pytest.raises(NotADirectoryError):
         scan_images(tmp_path / "img1.png")
+
+
+def test_check_image_agrees_with_read_image(tmp_path) -> None:
+    """Export's check refuses exactly what the viewer's read_image refuses."""
+    import io
+
+    import pytest
+    from PIL import Image as PILImage
+
+    from samdesk.core.images import ImageReadError, check_image, read_image
+
+    files = {}
+    for name, fmt in (("a.jpg", "JPEG"), ("b.png", "PNG")):
+        buffer = io.BytesIO()
+        gradient = np.tile(np.arange(256, dtype=np.uint8), (64, 1))
+        PILImage.fromarray(gradient).convert("RGB").save(buffer, fmt)
+        files[name] = buffer.getvalue()
+        files["cut-" + name] = buffer.getvalue()[: len(buffer.getvalue()) * 2 // 3]
+    files["text.png"] = b"not an image"
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    for name in [*files, "missing.png"]:
+        try:
+            read_image(tmp_path / name)
+            viewer_ok = True
+        except ImageReadError:
+            viewer_ok = False
+        if viewer_ok:
+            check_image(tmp_path / name)
+        else:
+            with pytest.raises(ImageReadError):
+                check_image(tmp_path / name)
+        assert viewer_ok == (name in ("a.jpg", "b.png")), name

@@ -136,3 +136,37 @@ def test_import_coco_into_project(qtbot, project, tmp_path):
         dialog.start()
     assert not done.args[1] and "Import failed" in done.args[0]
     dialog.done(0)
+
+
+def test_new_formats_export_and_import_through_the_dialogs(qtbot, project, tmp_path):
+    _annotate(project)
+    store = ProjectStore.open(project)
+    dialog = ExportDialog(store.path)
+    qtbot.addWidget(dialog)
+    formats = [dialog.format.itemData(i) for i in range(dialog.format.count())]
+    assert {"labelme", "masks-png", "voc"} <= set(formats)
+    dialog.set_format("labelme")
+    assert not dialog.val_fraction.isVisibleTo(dialog) and dialog.overwrite.isVisibleTo(dialog)
+    dialog.out_edit.setText(str(tmp_path / "lm"))
+    with qtbot.waitSignal(dialog.finished_export, timeout=WAIT_MS) as done:
+        assert dialog.start()
+    text, ok = done.args
+    # The dialog shows the full report, the same text as the file beside the export.
+    assert ok and "exported 2 images, 2 objects" in text
+    report = (tmp_path / "lm" / "export-report.txt").read_text(encoding="utf-8")
+    assert text.startswith(report.rstrip("\n"))
+    dialog.done(0)
+
+    target = tmp_path / "target"
+    target.mkdir()
+    fresh = ProjectStore.create(target, "target")
+    importer = ImportDialog(fresh.path)
+    qtbot.addWidget(importer)
+    importer.format.setCurrentIndex(importer.format.findData("labelme"))
+    assert not importer.image_root.isVisibleTo(importer)
+    importer.source_edit.setText(str(tmp_path / "lm"))
+    with qtbot.waitSignal(importer.imported, timeout=WAIT_MS) as done:
+        assert importer.start()
+    text, ok = done.args
+    assert ok and "imported 2 images, 2 objects" in text, text
+    importer.done(0)

@@ -86,3 +86,20 @@ def test_edits_are_undoable_and_saved(qtbot, manual_window, project):
     # Buttons are off without a selection.
     annotator.select(None)
     assert not panel.buttons["−"].isEnabled() and not panel.class_box.isEnabled()
+
+
+def test_crowd_objects_are_marked_in_the_list(qtbot):
+    from samdesk.core.document import AnnotationObject, ImageRecord, LabelClass, ObjectSource
+    from samdesk.core.geometry import mask_to_region
+    from samdesk.ui.objects_panel import ObjectsModel
+
+    mask = [[1, 1], [1, 1]]
+    record = ImageRecord("a.png", 2, 2)
+    record.objects = [
+        AnnotationObject(1, mask_to_region(mask), ObjectSource.IMPORT, crowd=True),
+        AnnotationObject(1, mask_to_region(mask), ObjectSource.IMPORT),
+    ]
+    model = ObjectsModel()
+    model.reset(record, [LabelClass(1, "person", "#ff0000")])
+    assert model.data(model.index(0, 3)) == "import · crowd"
+    assert model.data(model.index(1, 3)) == "import"
