@@ -6,7 +6,8 @@ failures shown where the user looks.
 * Transient status messages are cleared when what they announce is over: "Loading
   <model>" once the model has loaded (or failed), "Waiting for the image embedding…"
   once the embedding is there; the last click's latency and the cursor position are
-  cleared when another project opens (they described the previous one).
+  cleared when another project opens (they described the previous one), the cursor
+  position also when the mouse leaves the canvas.
 * A model that fails to load is reported in the window's banner with the loader's reason
   (not only in the hidden Log panel). When a working model was in use before, it is
   kept: the engine switches back to it and the saved choice is restored, so a file that
@@ -19,7 +20,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QEvent, QObject
 
 from samdesk.ui import settings as user_settings
 
@@ -47,6 +48,12 @@ class Feedback(QObject):
         engine.embedding_ready.connect(lambda _key: self._clear_if(WAITING_PREFIX))
         window.annotator.draft_changed.connect(self._on_draft_changed)
         window.controller.project_opened.connect(self._on_project_opened)
+        window.canvas.viewport().installEventFilter(self)  # the cursor leaving the image
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Leave:
+            self.window._cursor_label.setText("")  # no position while outside the canvas
+        return super().eventFilter(watched, event)
 
     # ----- stale status texts --------------------------------------------------------------
     def _clear_if(self, prefix: str) -> None:

@@ -131,3 +131,14 @@ def test_settings_for_the_working_model_need_not_wait(qtbot, window, checkpoint)
         pass
     assert found.args[1] is True and dialog.ok_button.isEnabled()
     dialog.close()
+
+
+def test_cursor_position_goes_when_the_mouse_leaves(qtbot, manual_window):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = manual_window
+    qtbot.mouseMove(window.canvas.viewport(), window.canvas.viewport().rect().center())
+    qtbot.waitUntil(lambda: window._cursor_label.text().startswith("x "), timeout=WAIT_MS)
+    QApplication.sendEvent(window.canvas.viewport(), QEvent(QEvent.Type.Leave))
+    assert window._cursor_label.text() == ""
