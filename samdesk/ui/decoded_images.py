@@ -3,9 +3,10 @@
 Decoding a 40 MP JPEG takes 0.35–0.6 s; annotators flip between two images all the time
 (compare, copy a class, check an edge). ``DecodedImages`` keeps the most recently shown
 images, decoded (the RGB array and its QImage), bounded by count and bytes: by default
-2 images and 512 MB, i.e. the one on screen plus the previous one even at 40 MP
-(2 × 40 MP × 3 bytes × 2 copies = 480 MB). The one on screen is held by the window
-anyway, so the cache costs at most the previous image.
+3 images and 512 MB — the one on screen, the previous one and the next one decoded ahead
+(``ProjectController.prefetch``) — and at 40 MP still the one on screen plus the previous
+one (2 × 40 MP × 3 bytes × 2 copies = 480 MB; the next one is then not decoded ahead, so
+it never pushes the previous one out). The one on screen is held by the window anyway.
 
 Entries are keyed by the file's path, size and modification time, so a file changed on
 disk is decoded again. Used on the GUI thread only.
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-MAX_IMAGES = 2
+MAX_IMAGES = 3
 MAX_BYTES = 512 * 1024 * 1024
 
 Key = tuple[str, int, int, bool]
@@ -66,6 +67,9 @@ class DecodedImages:
         self._items[key] = value
         while len(self._items) > self.max_images or self.nbytes() > self.max_bytes:
             self._items.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
 
     def nbytes(self) -> int:
         return sum(_nbytes(v) for v in self._items.values())

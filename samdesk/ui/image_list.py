@@ -328,6 +328,14 @@ class ImageListPanel(QWidget):
             self.view.setCurrentIndex(proxy_index)
             self.view.scrollTo(proxy_index)
 
+    def next_row(self, row: int) -> int | None:
+        """The project row after ``row`` in the list's current order and filter, or None."""
+        proxy_index = self._proxy.mapFromSource(self.model.index(row))
+        if not proxy_index.isValid():
+            return None
+        after = self._proxy.index(proxy_index.row() + 1, 0)
+        return self._proxy.mapToSource(after).row() if after.isValid() else None
+
     def visible_rows(self) -> list[int]:
         """Project rows in the current filter's order (for next/previous navigation)."""
         return [

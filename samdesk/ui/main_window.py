@@ -339,6 +339,7 @@ class MainWindow(QMainWindow):
         self.annotator.set_image(row, record)
         self.image_list.select_row(row)
         self._update_title()
+        self.controller.prefetch(self.image_list.next_row(row))  # "next" is then instant
 
     def _on_image_failed(self, row: int, message: str) -> None:
         self.image_list.model.set_file_problem(row, message.split(": ", 1)[-1])

@@ -88,6 +88,9 @@ class ProjectController(QObject):
         self._pending: Future | None = None
         self._large_answers: dict[str, bool] = {}  # absolute path → "Open anyway"?
         self.decoded = DecodedImages()  # the last images shown: switching back is instant
+        # The next image is decoded ahead on its own thread, never delaying a shown one.
+        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-prefetch")
+        self._prefetching: dict[Any, Future] = {}
         self.ask_large: Callable[[str, int, int], bool] = self._ask_large
 
     # ----- project -----------------------------------------------------------------------
@@ -130,13 +133,48 @@ class ProjectController(QObject):
             self._pending = None
             self._on_loaded(request, row, cached)
             return
-        future = self._executor.submit(_load, Path(path), allow_large)
-        self._pending = future
+        ahead = self._prefetching.get(key)
+        if ahead is not None:
+            future = ahead  # being decoded ahead already: wait for that (never cancelled)
+            self._pending = None
+        else:
+            future = self._executor.submit(_load, Path(path), allow_large)
+            self._pending = future
         self._bridge.watch(
             future,
             lambda result: self._on_loaded(request, row, result, key),
             lambda exc: self._on_failed(request, row, exc),
         )
+
+    def prefetch(self, row: int | None) -> bool:
+        """Decode image ``row`` (the next one) ahead into ``decoded``; True if started.
+
+        Only when it fits beside the image on screen and the previous one (estimated by
+        the current image's size), so decoding ahead never pushes out the image the user
+        flips back to. Failures are silent: showing the image reports them.
+        """
+        if row is None or self.store is None or self.current_rgb is None:
+            return False
+        if not 0 <= row < len(self.images) or row == self.current_row:
+            return False
+        per_image = 2 * self.current_rgb.nbytes  # the array and its QImage
+        if self.decoded.max_images < 3 or 3 * per_image > self.decoded.max_bytes:
+            return False
+        path = self._abspath(row)
+        allow_large = self._large_answers.get(path, False)
+        key = DecodedImages.key(path, allow_large)
+        if key is None or key in self.decoded or key in self._prefetching:
+            return False
+        future = self._prefetcher.submit(_load, Path(path), allow_large)
+        self._prefetching[key] = future
+
+        def done(result: Any) -> None:
+            self._prefetching.pop(key, None)
+            if result is not None:
+                self.decoded.put(key, result)
+
+        self._bridge.watch(future, done, lambda _exc: done(None))
+        return True
 
     def _on_loaded(
         self, request: int, row: int, result: tuple[np.ndarray, QImage], key: Any = None
@@ -186,5 +224,6 @@ class ProjectController(QObject):
         return ask_open_large(parent if isinstance(parent, QWidget) else None, path, width, height)
 
     def shutdown(self) -> None:
-        """Cancel pending loads and join the loader thread."""
+        """Cancel pending loads and join the loader threads."""
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._prefetcher.shutdown(wait=True, cancel_futures=True)

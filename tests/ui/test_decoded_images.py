@@ -28,8 +28,11 @@ def test_switching_back_does_not_decode_again(qtbot, tmp_path, monkeypatch):
         return real(path, allow_large)
 
     monkeypatch.setattr(project_controller, "_load", counting)
+    # Switching back only here (decoding ahead has its own test); two kept, as at 40 MP.
+    monkeypatch.setattr(project_controller.ProjectController, "prefetch", lambda s, r: False)
     window = _open_window(qtbot, folder, None)
     controller = window.controller
+    controller.decoded.max_images = 2
 
     def show(row: int) -> None:
         with qtbot.waitSignal(controller.image_shown, timeout=WAIT_MS) as shown:
@@ -69,3 +72,53 @@ def test_bounded_in_bytes():
     assert cache.get(("0.png", 1, 1, False)) is None
     cache.put(("huge.png", 1, 1, False), value(1000, 1000))  # alone above the bound
     assert len(cache) == 2 and cache.get(("huge.png", 1, 1, False)) is None
+
+
+def test_next_image_is_decoded_ahead(qtbot, tmp_path, monkeypatch):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    write_images(folder, ((320, 240), (200, 160), (160, 120)))
+    ProjectStore.create(folder, "p")
+    decoded: list[tuple[str, str]] = []
+    real = project_controller._load
+
+    def counting(path, allow_large):
+        decoded.append((path.name, threading.current_thread().name))
+        return real(path, allow_large)
+
+    monkeypatch.setattr(project_controller, "_load", counting)
+    window = _open_window(qtbot, folder, None)
+    controller = window.controller
+    for row in (1, 2):  # D, D: each next image was decoded ahead, once
+        qtbot.waitUntil(lambda r=row: len(decoded) == r + 1, timeout=WAIT_MS)
+        with qtbot.waitSignal(controller.image_shown, timeout=WAIT_MS):
+            window._step(1)
+        assert controller.current_row == row
+    qtbot.waitUntil(lambda: not controller._prefetching, timeout=WAIT_MS)
+    assert [name for name, _t in decoded] == ["img0.png", "img1.png", "img2.png"]
+    assert [t.split("_")[0] for _n, t in decoded] == [
+        "image-loader",
+        "image-prefetch",
+        "image-prefetch",
+    ]
+    # Back to the first one: still kept (3 small images fit).
+    with qtbot.waitSignal(controller.image_shown, timeout=WAIT_MS):
+        controller.show_image(0)
+    assert len(decoded) == 3
+    _close(window)
+    assert not [t for t in threading.enumerate() if t.name.startswith("image-")]
+
+
+def test_no_decoding_ahead_when_it_would_push_out_the_previous_image(qtbot, project):
+    from samdesk.ui.main_window import MainWindow
+
+    window = MainWindow(checkpoint=None)
+    qtbot.addWidget(window)
+    controller = window.controller
+    # Room for fewer than 3 images the size of the first (320×240): as 40 MP in 512 MB.
+    controller.decoded.max_bytes = 5 * 320 * 240 * 3
+    with qtbot.waitSignal(controller.image_shown, timeout=WAIT_MS):
+        window.open_path(project)
+    assert not controller._prefetching and len(controller.decoded) == 1
+    assert controller.prefetch(1) is False
+    _close(window)
