@@ -91,6 +91,7 @@ class ProjectController(QObject):
         # The next image is decoded ahead on its own thread, never delaying a shown one.
         self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-prefetch")
         self._prefetching: dict[Any, Future] = {}
+        self._closed = False
         self.ask_large: Callable[[str, int, int], bool] = self._ask_large
 
     # ----- project -----------------------------------------------------------------------
@@ -153,8 +154,8 @@ class ProjectController(QObject):
         the current image's size), so decoding ahead never pushes out the image the user
         flips back to. Failures are silent: showing the image reports them.
         """
-        if row is None or self.store is None or self.current_rgb is None:
-            return False
+        if row is None or self.store is None or self.current_rgb is None or self._closed:
+            return False  # (closed: a late image_shown after quitting)
         if not 0 <= row < len(self.images) or row == self.current_row:
             return False
         per_image = 2 * self.current_rgb.nbytes  # the array and its QImage
@@ -225,5 +226,6 @@ class ProjectController(QObject):
 
     def shutdown(self) -> None:
         """Cancel pending loads and join the loader threads."""
+        self._closed = True
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._prefetcher.shutdown(wait=True, cancel_futures=True)

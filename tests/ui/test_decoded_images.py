@@ -122,3 +122,11 @@ def test_no_decoding_ahead_when_it_would_push_out_the_previous_image(qtbot, proj
     assert not controller._prefetching and len(controller.decoded) == 1
     assert controller.prefetch(1) is False
     _close(window)
+
+
+def test_an_image_arriving_after_close_starts_nothing(qtbot, project):
+    window = _open_window(qtbot, project, None)
+    controller = window.controller
+    window.close()
+    # The loader's answer for a show requested just before quitting arrives late.
+    assert controller.prefetch(1) is False
