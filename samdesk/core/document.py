@@ -54,8 +54,59 @@ def as_ring(points: npt.ArrayLike) -> Ring:
     ring = np.asarray(points, dtype=np.float64).view()
     if ring.ndim != 2 or ring.shape[1] != 2 or ring.shape[0] < 3:
         raise ValueError(f"a ring must be an N×2 array with N >= 3, got shape {ring.shape}")
+    check_coordinates(ring)
     ring.flags.writeable = False
     return ring
+
+
+COORDINATE_LIMIT = 1e6
+"""No vertex lies farther than this many pixels from the origin. Far beyond any real image
+(a 100,000 px aerial mosaic fits), and it keeps NaN's cousins out: a vertex at 1e300 makes
+GEOS fail and any rasterisation allocate absurd buffers."""
+
+
+def check_coordinates(points: npt.NDArray[np.float64]) -> None:
+    """ValueError unless every value of ``points`` is finite and within ±COORDINATE_LIMIT."""
+    if points.size == 0:
+        return
+    if not np.isfinite(points).all():
+        raise ValueError("a vertex coordinate is not a finite number (NaN or infinity)")
+    largest = float(np.abs(points).max())
+    if largest > COORDINATE_LIMIT:
+        raise ValueError(
+            f"a vertex coordinate ({largest:g}) is beyond ±{COORDINATE_LIMIT:g} pixels"
+        )
+
+
+OUTSIDE_MARGIN = 10_000
+"""Pixels an object may reach outside a small image (see ``check_region_in_image``)."""
+
+
+def check_region_in_image(region: Region, width: int, height: int) -> None:
+    """ValueError if ``region`` reaches absurdly far outside a ``width``×``height`` image.
+
+    Objects may stick out (imports, a polygon dragged past the border, a tiny test image),
+    so the allowed box is the image grown on every edge by ``OUTSIDE_MARGIN`` pixels or
+    twice its larger side, whichever is more: generous, yet it stops coordinates that
+    would make a crop of the object larger than any image. An unknown size (0) checks only
+    the absolute limit (done when the rings were built).
+    """
+    if width <= 0 or height <= 0 or region.is_empty:
+        return
+    margin = max(2 * max(width, height), OUTSIDE_MARGIN)
+    for part in region.parts:
+        for ring in (part.exterior, *part.holes):
+            x, y = ring[:, 0], ring[:, 1]
+            if (
+                x.min() < -margin
+                or y.min() < -margin
+                or x.max() > width + margin
+                or y.max() > height + margin
+            ):
+                raise ValueError(
+                    f"the object lies far outside the {width}×{height} image "
+                    f"(x {x.min():g}…{x.max():g}, y {y.min():g}…{y.max():g})"
+                )
 
 
 def _ring_key(ring: Ring) -> bytes:
@@ -177,8 +228,19 @@ class ImageRecord:
         """The object with ``object_id``; KeyError if there is none."""
         return self.objects[self.object_index(object_id)]
 
+    def check_object(self, obj: AnnotationObject) -> None:
+        """ValueError if ``obj``'s geometry cannot belong to this image (see
+        ``check_region_in_image``; non-finite or huge vertices never make a Region)."""
+        if not isinstance(obj.region, Region):
+            raise ValueError(f"object {obj.id!r}: region must be a Region")
+        check_region_in_image(obj.region, self.width, self.height)
+
     def add_object(self, obj: AnnotationObject, index: int | None = None) -> int:
-        """Insert ``obj`` at ``index`` (default: on top, i.e. last); returns its index."""
+        """Insert ``obj`` at ``index`` (default: on top, i.e. last); returns its index.
+
+        ValueError for a duplicate id or geometry far outside the image (``check_object``).
+        """
+        self.check_object(obj)
         if any(o.id == obj.id for o in self.objects):
             raise ValueError(f"object id {obj.id!r} is already on image {self.path!r}")
         index = len(self.objects) if index is None else index
@@ -191,8 +253,12 @@ class ImageRecord:
         return index, self.objects.pop(index)
 
     def replace_object(self, obj: AnnotationObject) -> AnnotationObject:
-        """Put ``obj`` in place of the object with the same id; returns the old one."""
+        """Put ``obj`` in place of the object with the same id; returns the old one.
+
+        ValueError for geometry far outside the image (``check_object``).
+        """
         index = self.object_index(obj.id)
+        self.check_object(obj)
         old, self.objects[index] = self.objects[index], obj
         return old
 

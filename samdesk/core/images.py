@@ -28,10 +28,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
+
+from samdesk.core.files import file_kind, is_regular_file, open_regular
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -109,38 +112,48 @@ def _pixel_limit() -> int | None:
     return Image.MAX_IMAGE_PIXELS
 
 
-def _open_without_limit(path: str | os.PathLike[str]) -> Image.Image:
+def _open_without_limit(handle: BinaryIO) -> Image.Image:
     # Image.open refuses sizes above 2× the limit before we can look at them. Lifting the
     # process-wide limit is done only here (a trusted file, or to report a refused size).
     with _LIMIT_LOCK:
         saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
-            return Image.open(path)
+            return Image.open(handle)
         finally:
             Image.MAX_IMAGE_PIXELS = saved
 
 
 @contextmanager
 def _open(path: str | os.PathLike[str], *, allow_large: bool) -> Iterator[Image.Image]:
-    """Open lazily (header only), with Pillow's errors turned into ImageReadError."""
+    """Open lazily (header only), with Pillow's errors turned into ImageReadError.
+
+    Only a regular file is opened (``samdesk.core.files``): a FIFO named ``*.png`` would
+    otherwise block the reading thread until something writes into it.
+    """
     try:
-        with warnings.catch_warnings():
-            # Our own check below replaces Pillow's warning between 1× and 2× the limit.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            try:
-                image = _open_without_limit(path) if allow_large else Image.open(path)
-            except Image.DecompressionBombError:
-                image = _open_without_limit(path)  # only to learn the size for the message
+        handle = open_regular(path)
     except FileNotFoundError as exc:
         raise ImageReadError(path, "file not found") from exc
-    except _PILLOW_ERRORS as exc:
-        raise ImageReadError(path, f"not a readable image ({exc})") from exc
-    with image:
-        limit = _pixel_limit()
-        width, height = image.size
-        if not allow_large and limit is not None and width * height > limit:
-            raise ImageTooLargeError(path, width, height, limit)
-        yield image
+    except OSError as exc:
+        raise ImageReadError(path, exc.strerror or str(exc)) from exc
+    with handle:
+        try:
+            with warnings.catch_warnings():
+                # Our own check below replaces Pillow's warning between 1× and 2× the limit.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                try:
+                    image = _open_without_limit(handle) if allow_large else Image.open(handle)
+                except Image.DecompressionBombError:
+                    handle.seek(0)
+                    image = _open_without_limit(handle)  # only to learn the size to report
+        except _PILLOW_ERRORS as exc:
+            raise ImageReadError(path, f"not a readable image ({exc})") from exc
+        with image:
+            limit = _pixel_limit()
+            width, height = image.size
+            if not allow_large and limit is not None and width * height > limit:
+                raise ImageTooLargeError(path, width, height, limit)
+            yield image
 
 
 def _orientation(image: Image.Image) -> int:
@@ -254,11 +267,16 @@ def natural_sort_key(path: str) -> tuple[tuple[tuple[int, int | str], ...], ...]
     )
 
 
-def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> list[str]:
+def scan_images(
+    folder: str | os.PathLike[str], recursive: bool = True, skipped: list[str] | None = None
+) -> list[str]:
     """Image files in ``folder`` as POSIX paths relative to it, in natural order.
 
     Files are recognised by suffix (``IMAGE_EXTENSIONS``, case-insensitive); hidden files
     and folders (name starting with ".", e.g. the project's own ``.samdesk``) are skipped.
+    Only regular files (or links to them) count: a FIFO, socket, device or dangling link
+    with an image suffix is left out, and a message for the user saying so is appended
+    to ``skipped`` if given.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -273,5 +291,17 @@ def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> list[
         for name in filenames:
             if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
-            found.append((relative / name).as_posix())
+            path = (relative / name).as_posix()
+            if not is_regular_file(Path(dirpath) / name):
+                if skipped is not None:
+                    skipped.append(f"skipped {path}: {_not_regular_reason(Path(dirpath) / name)}")
+                continue
+            found.append(path)
     return sorted(found, key=natural_sort_key)
+
+
+def _not_regular_reason(path: Path) -> str:
+    try:
+        return f"not a regular file (it is {file_kind(path.stat().st_mode)})"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"

@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import struct
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from samdesk.core.files import remove_stale_temporaries
 from samdesk.engine.embedding import FEATURES_SHAPE, Embedding
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,12 @@ class MemoryCache:
             self._bytes -= self._items.pop(key).nbytes
 
 
+_TEMP_PREFIX, _TEMP_SUFFIX = ".tmp-", ".emb"
+TEMP_PATTERN = re.compile(r"\.tmp-[a-z0-9_]{8}\.emb")
+"""The names ``tempfile.mkstemp`` gives :meth:`DiskCache.save`'s temporary files (eight of
+its random characters between our prefix and suffix); stale ones are removed on open."""
+
+
 class DiskCache:
     """fp16 embedding files in ``directory``, keyed by image content hash + model key.
 
@@ -141,6 +149,7 @@ class DiskCache:
         self.read_first = tuple(
             Path(d) for d in read_first if Path(d).absolute() != self.directory.absolute()
         )
+        remove_stale_temporaries(self.directory, TEMP_PATTERN)  # left by a crashed save
 
     def path_for(self, content_hash: str, model_key: str) -> Path:
         """Where the entry for this image content and model lives."""
@@ -203,7 +212,7 @@ class DiskCache:
                 "crc32": zlib.crc32(payload),
             }
         ).encode()
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".emb", dir=self.directory)
+        fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX, dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(MAGIC + _HLEN.pack(len(header)) + header)

@@ -13,6 +13,8 @@ import os
 import threading
 from pathlib import Path
 
+from samdesk.core.files import open_regular
+
 _CHUNK = 1 << 20
 
 
@@ -47,7 +49,8 @@ class FileDigests:
 def hash_file(path: str | os.PathLike[str]) -> str:
     """blake2b-128 hex digest of a file's contents (streamed, constant memory)."""
     h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
+    # Only a regular file: a FIFO named like an image would block the encoder thread.
+    with open_regular(path) as f:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()

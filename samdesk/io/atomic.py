@@ -11,14 +11,29 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from pathlib import Path
 
-__all__ = ["append_line", "atomic_write_bytes", "atomic_write_text", "fsync_dir"]
+__all__ = [
+    "append_line",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "fsync_dir",
+    "temp_name_pattern",
+]
 
 TEMP_SUFFIX = ".tmp"
 """Temporary files are named ``.<target name>.<random>.tmp``; stale ones (left by a crash
 between creation and rename) are harmless and may be deleted."""
+
+_TOKEN_HEX = 8  # secrets.token_hex(4): 8 hex digits
+
+
+def temp_name_pattern(target: str = r".+") -> re.Pattern[str]:
+    """The names ``atomic_write_bytes`` gives its temporary files for targets matching
+    ``target`` (a regular expression for the final file's name)."""
+    return re.compile(rf"\.(?:{target})\.[0-9a-f]{{{_TOKEN_HEX}}}{re.escape(TEMP_SUFFIX)}")
 
 
 def fsync_dir(folder: str | os.PathLike[str]) -> None:
@@ -35,7 +50,7 @@ def fsync_dir(folder: str | os.PathLike[str]) -> None:
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically and durably (see the module docstring)."""
     target = Path(path)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(_TOKEN_HEX // 2)}{TEMP_SUFFIX}")
     try:
         with open(temp, "xb") as handle:
             handle.write(data)

@@ -24,38 +24,61 @@ Why this shape:
   the previous version intact. Paths are POSIX and relative to the folder, which can be
   moved or shared.
 * A file that does not parse is reported with its path and line and never overwritten. A
-  broken annotation file leaves that image empty and marked unreadable (the rest opens);
-  saving that image later first moves the broken file aside (``*.unreadable-<time>``).
+  damaged annotation file (syntax error, cut short, objects with NaN/huge coordinates)
+  keeps every object that can be read, and the image is reported (``damaged_images``,
+  ``image_problems``). Saving it is refused (``DamagedAnnotationsError``) until the user
+  agrees (``allow_overwrite``); the damaged file is then first *copied* to
+  ``<file>.damaged-<time>`` and nothing is ever moved or deleted.
+* Several processes may save one project (two annotators on a shared folder): every
+  save takes a short lock file (``samdesk.io.locking``), compares the file on disk with
+  the version this process read (a content hash) and, if another writer changed it,
+  merges (``samdesk.io.merge``) before writing. ``changed_on_disk`` tells the UI which
+  images another annotator changed; ``load_image_annotations(reload=True)`` reloads one.
 """
 
 from __future__ import annotations
 
+import copy
+import errno
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from samdesk.core.document import ImageRecord, LabelClass, Project, ReviewState
+from samdesk.core.files import read_regular, remove_stale_temporaries
 from samdesk.core.images import ImageReadError, image_size, scan_images
-from samdesk.io.atomic import append_line, atomic_write_text
+from samdesk.io.atomic import append_line, atomic_write_text, temp_name_pattern
+from samdesk.io.locking import file_lock
 from samdesk.io.migrations import CURRENT_VERSION
 from samdesk.io.project_format import (
+    MAX_IMAGE_SIDE,
     ProjectFileError,
     annotation_file_name,
     dump_yaml,
-    load_yaml_file,
+    load_yaml_bytes,
     project_from_data,
     project_to_data,
+    read_annotations,
+    read_file_bytes,
     read_summary,
-    record_from_data,
     record_to_yaml,
 )
+from samdesk.io.project_sync import SharedFolderMixin, read_or_none, stamp, stat_key
+from samdesk.io.save_errors import DamagedAnnotationsError, describe_save_error, write_problem
 
-__all__ = ["PROJECT_SUFFIX", "ProjectFileError", "ProjectStore"]
+__all__ = [
+    "PROJECT_SUFFIX",
+    "DamagedAnnotationsError",
+    "ProjectFileError",
+    "ProjectStore",
+    "describe_save_error",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -72,9 +95,16 @@ class _ImageInfo:
     object_count: int = 0
     loaded: bool = False
     unreadable: str | None = None  # the error message while its annotation file is broken
+    damage: list[str] = field(default_factory=list)  # what the loaded record lacks of the file
+    notes: list[str] = field(default_factory=list)  # problems that lose nothing (size mismatch)
+    overwrite_ok: bool = False  # the user agreed to replace the damaged file
+    stamp: str | None = None  # content stamp of the file as last read/written here
+    stat: tuple[int, int, int] | None = None  # its stat then (a cheap first check)
+    base_text: bytes | None = None  # the file's content then: the merge base, parsed only
+    # when another writer's version has to be merged (saves stay as cheap as before)
 
 
-class ProjectStore:
+class ProjectStore(SharedFolderMixin):
     """A project opened from (or created in) a folder. Not thread-safe: one owner.
 
     ``project`` is the document; its ``images`` are ImageRecords whose ``path``, ``state``
@@ -92,6 +122,23 @@ class ProjectStore:
         self._loaded_version = CURRENT_VERSION
         self._index_lines = 0  # lines in the index file, to know when to compact it
         self.read_only = False
+        self.read_only_reason: str | None = None  # why, in words, when detected at open
+        self._project_stamp: str | None = None  # the project file as last read/written
+        self._project_stat: tuple[int, int, int] | None = None
+        self._base = self._snapshot()  # the project file's content at last sync, for merges
+        self.merge_notes: list[str] = []  # what merges with other writers could not settle
+        self.merged_images: list[str] = []  # each save that took in another writer's objects
+
+    def _snapshot(self, project: Project | None = None) -> tuple[str, list, dict, list[str]]:
+        """(name, classes, settings, image paths) of ``project`` (default: ours), copied:
+        the merge base of the project file."""
+        p = self.project if project is None else project
+        return (
+            p.name,
+            [replace(c) for c in p.classes],
+            copy.deepcopy(p.settings),
+            [r.path for r in p.images],
+        )
 
     # ------------------------------------------------------------------ paths
 
@@ -143,8 +190,10 @@ class ProjectStore:
         path = root / f"{file_stem or 'project'}{PROJECT_SUFFIX}"
         if path.exists():
             raise FileExistsError(f"a project file already exists: {path}")
-        images = [ImageRecord(path=p) for p in scan_images(root, recursive)]
+        skipped: list[str] = []
+        images = [ImageRecord(path=p) for p in scan_images(root, recursive, skipped)]
         store = cls(path, Project(classes=list(classes), images=images, name=name))
+        store.warnings.extend(skipped)
         store.annotations_dir.mkdir(parents=True, exist_ok=True)
         store.save_project()
         return store
@@ -170,15 +219,33 @@ class ProjectStore:
         Raises ProjectFileError (with line and column) if the project file itself is
         broken; broken annotation files only produce ``warnings``. ``read_only`` writes
         nothing, not even the index cache (for the bundled sample project, previews);
-        saving then raises PermissionError.
+        saving then raises PermissionError. A project in a folder this process may not
+        write is opened read-only by itself, ``read_only_reason`` saying why in words
+        ("The folder … is read-only").
         """
         path = cls.find_project_file(path)
-        data, version = load_yaml_file(path, "project")
+        text = read_file_bytes(path)
+        data, version = load_yaml_bytes(text, path, "project")
         store = cls(path, project_from_data(data, path))
-        store.read_only = read_only
+        store._project_stamp, store._project_stat = stamp(text), stat_key(path)
+        store.read_only_reason = None if read_only else write_problem(store.path)
+        store.read_only = read_only or store.read_only_reason is not None
         store._loaded_version = version
+        if not store.read_only:
+            store._remove_stale_temporaries()
         store._read_summaries()
         return store
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete what crashed atomic writes of this project left (``.<name>.<hex>.tmp``,
+        untouched for an hour): only names of files samdesk writes, in its own folders."""
+        data_dir = self.root / DATA_DIR
+        for folder, target in (
+            (self.root, re.escape(self.path.name)),  # the project file
+            (data_dir, re.escape(INDEX_FILE)),
+            (self.annotations_dir, r".+\.yaml"),
+        ):
+            remove_stale_temporaries(folder, temp_name_pattern(target))
 
     def _read_summaries(self) -> None:
         """Fill state/size/object count of every image from the index, checked by stat."""
@@ -217,6 +284,8 @@ class ProjectStore:
             width, height, count = int(entry["width"]), int(entry["height"]), int(entry["objects"])
         except (KeyError, TypeError, ValueError):
             return False
+        if not (0 <= width <= MAX_IMAGE_SIDE and 0 <= height <= MAX_IMAGE_SIDE):
+            return False  # not a size samdesk wrote: read the file's header instead
         record.state, record.width, record.height = state, width, height
         self._info[record.path].object_count = count
         return True
@@ -229,7 +298,7 @@ class ProjectStore:
     def _read_index(self) -> dict[str, dict]:
         index: dict[str, dict] = {}
         try:
-            lines = self.index_path.read_bytes().splitlines()
+            lines = read_regular(self.index_path).splitlines()
         except OSError:
             return index
         self._index_lines = len(lines)
@@ -296,8 +365,58 @@ class ProjectStore:
         return self._info[self.record(index_or_path).path].loaded
 
     def unreadable(self, index_or_path: int | str) -> str | None:
-        """The error message if the image's annotation file is broken, else None."""
-        return self._info[self.record(index_or_path).path].unreadable
+        """What is wrong with the image's annotation file (damaged, unreadable), or None."""
+        path = index_or_path if isinstance(index_or_path, str) else None
+        info = self._info[path if path in self._info else self.record(index_or_path).path]
+        if info.unreadable is not None:
+            return info.unreadable
+        return "; ".join(info.damage) if info.damage else None
+
+    def damaged_images(self) -> dict[str, str]:
+        """Images whose annotation file could not be read whole: path → problem in words.
+
+        The images' records hold what could be read; saving one is refused until
+        ``allow_overwrite``. Images not loaded yet are known only from their header.
+        """
+        return {path: text for path in self._info if (text := self.unreadable(path)) is not None}
+
+    def image_problems(self) -> dict[str, list[str]]:
+        """Every image with a known problem: path → sentences (damage, a size mismatch).
+
+        For exports and the image list: an exporter should report these images (their
+        records lack what could not be read).
+        """
+        problems: dict[str, list[str]] = {}
+        for path, info in self._info.items():
+            found = ([info.unreadable] if info.unreadable else []) + info.damage + info.notes
+            if found:
+                problems[path] = found
+        return problems
+
+    def allow_overwrite(self, index_or_path: int | str) -> Path | None:
+        """The user agreed to save a damaged image: the damaged file is copied first.
+
+        Returns the backup copy (``<file>.damaged-<time>``), or None if there was no file.
+        The original stays where it is until the next save replaces it.
+        """
+        self._check_writable()
+        record = self.record(index_or_path)
+        info = self._info[record.path]
+        file = self.annotation_path(record.path)
+        backup = None
+        if file.exists():
+            backup = file.with_name(f"{file.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+            n = 1
+            while backup.exists():
+                backup, n = backup.with_name(f"{backup.name}-{n}"), n + 1
+            shutil.copy2(file, backup)
+            self.warnings.append(f"the damaged annotations of {record.path} copied to {backup}")
+        # The consent is for the file as it is now: if another writer replaces it before
+        # our save, that version is merged (or refused again), not overwritten.
+        data = read_or_none(file)
+        info.stamp, info.base_text = stamp(data), data
+        info.overwrite_ok = True
+        return backup
 
     # ------------------------------------------------------------------ images
 
@@ -314,23 +433,68 @@ class ProjectStore:
 
     def _mark_unreadable(self, record: ImageRecord, exc: ProjectFileError) -> None:
         self._info[record.path].unreadable = str(exc)
-        self.warnings.append(f"annotations of {record.path} are unreadable and kept: {exc}")
+        warning = f"annotations of {record.path} are unreadable and kept: {exc}"
+        if warning not in self.warnings:  # met again when the image is shown: said once
+            self.warnings.append(warning)
         record.objects = []
 
     def _load_from_disk(self, record: ImageRecord) -> None:
         info = self._info[record.path]
         file = self.annotation_path(record.path)
         try:
-            data, _ = load_yaml_file(file, "annotations")
-            loaded = record_from_data(data, file, record.path)
+            text = read_file_bytes(file)
+            loaded, damage = read_annotations(text, file, record.path)
         except ProjectFileError as exc:
             self._mark_unreadable(record, exc)
             return
-        info.unreadable = None
+        info.unreadable, info.notes = None, []
+        self._check_size(record, loaded)
+        # Objects were checked against the file's size; re-check against the real one.
+        kept = []
+        for obj in loaded.objects:
+            try:
+                loaded.check_object(obj)
+            except ValueError as exc:
+                damage.append(f"object {obj.id} was left out: {exc}")
+                continue
+            kept.append(obj)
+        info.damage = damage
+        if damage:
+            self.warnings.append(f"annotations of {record.path} are damaged: {'; '.join(damage)}")
+        self._sync(info, text, file)
         record.width, record.height = loaded.width, loaded.height
-        record.state, record.objects = loaded.state, loaded.objects
+        record.state, record.objects = loaded.state, kept
         record.split = loaded.split
-        info.object_count, info.loaded = len(loaded.objects), True
+        info.object_count, info.loaded = len(kept), True
+        self._learn_classes(record)
+
+    def _sync(self, info: _ImageInfo, text: bytes | None, file: Path) -> None:
+        """Remember the file as it is now on disk (stamp, stat) and as the merge base."""
+        info.stamp, info.stat, info.base_text = stamp(text), stat_key(file), text
+
+    def _check_size(self, record: ImageRecord, loaded: ImageRecord) -> None:
+        """The image file's header wins over the annotation file's width/height."""
+        try:
+            real = image_size(self.image_abspath(record))
+        except ImageReadError:
+            # The image is missing or unreadable (the list says so): keep a plausible
+            # claimed size, never an absurd one (a full-image mask would not fit in memory).
+            if max(loaded.width, loaded.height) > MAX_IMAGE_SIDE:
+                self._info[record.path].notes.append(
+                    f"the annotation file's image size {loaded.width}×{loaded.height} was "
+                    "ignored (not a plausible image size)"
+                )
+                loaded.width = loaded.height = 0
+            return
+        if (loaded.width, loaded.height) != real:
+            if loaded.width or loaded.height:
+                note = (
+                    f"the annotation file says the image is {loaded.width}×{loaded.height} "
+                    f"pixels but it is {real[0]}×{real[1]}; the image's size is used"
+                )
+                self._info[record.path].notes.append(note)
+                self.warnings.append(f"{record.path}: {note}")
+            loaded.width, loaded.height = real
 
     def load_image_annotations(
         self, index_or_path: int | str, *, reload: bool = False
@@ -345,11 +509,13 @@ class ProjectStore:
         record = self.record(index_or_path)
         info = self._info[record.path]
         if not info.loaded or reload:
-            if self.annotation_path(record.path).exists():
+            file = self.annotation_path(record.path)
+            if file.exists():
                 self._load_from_disk(record)
             else:
                 record.objects = []
-                info.object_count, info.unreadable = 0, None
+                info.object_count, info.unreadable, info.damage = 0, None, []
+                self._sync(info, None, file)
             info.loaded = info.unreadable is None
         if not (record.width and record.height):
             self._fill_size(record)
@@ -372,6 +538,12 @@ class ProjectStore:
 
         ``record`` must be an image of the project whose annotations were loaded (or are
         new): saving an unloaded record would wipe its objects on disk, so it raises.
+        A damaged file is not replaced before ``allow_overwrite`` (DamagedAnnotationsError).
+        If another process changed the file since this one read it, both sides' objects
+        are merged into ``record`` (see ``samdesk.io.merge``; ``merge_notes`` says what
+        needed a decision). Raises OSError (disk full, read-only…; ``describe_save_error``
+        words it), LockTimeout, or ValueError for objects that cannot be written; the file
+        on disk is then unchanged and ``record`` keeps the edits.
         """
         self._check_writable()
         current = self.record(record.path)
@@ -379,17 +551,26 @@ class ProjectStore:
         file = self.annotation_path(record.path)
         if not info.loaded and info.unreadable is None and file.exists() and not record.objects:
             raise ValueError(f"load_image_annotations({record.path!r}) before saving it")
+        problems = self.unreadable(record.path)
+        if problems is not None and not info.overwrite_ok:
+            raise DamagedAnnotationsError(record.path, problems)
         if current is not record:  # the caller edited a copy: it becomes the project's
             self.project.images[self.project.image_index(record.path)] = record
-        text = record_to_yaml(record)  # before touching any file
-        if info.unreadable is not None and file.exists():
-            # Never overwrite a file we could not read: keep it for the user to recover.
-            kept = file.with_name(f"{file.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
-            os.replace(file, kept)
-            self.warnings.append(f"the unreadable annotations of {record.path} kept as {kept}")
+        if self._uses_unsaved_class(record):
+            # Objects on disk only ever name classes that are in the project file on disk:
+            # another annotator may take the same new class id meanwhile (then ours moves).
+            self.save_project()
+        text = record_to_yaml(record)  # objects that cannot be written fail before any file
         file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(file, text)
+        with file_lock(self._lock_path(file)):
+            disk = read_or_none(file)
+            if stamp(disk) != info.stamp and disk is not None:
+                self._merge_image(record, info, file, disk)
+                text = record_to_yaml(record)
+            atomic_write_text(file, text)
+            self._sync(info, text.encode("utf-8"), file)
         info.loaded, info.unreadable, info.object_count = True, None, len(record.objects)
+        info.damage, info.overwrite_ok = [], False
         line = self._index_entry(record)
         if line is not None:
             # No fsync: a lost index line only makes the next open re-read this header.
@@ -423,7 +604,10 @@ class ProjectStore:
 
     def scan_new_images(self, recursive: bool = True) -> list[ImageRecord]:
         """Add the images that appeared in the project folder since it was scanned."""
-        return self.add_images(scan_images(self.root, recursive))
+        skipped: list[str] = []
+        added = self.add_images(scan_images(self.root, recursive, skipped))
+        self.warnings.extend(skipped)
+        return added
 
     def missing_images(self) -> list[str]:
         """Paths of listed images whose file no longer exists."""
@@ -433,21 +617,35 @@ class ProjectStore:
 
     def _check_writable(self) -> None:
         if self.read_only:
-            raise PermissionError(f"the project {self.path} was opened read-only")
+            why = self.read_only_reason or f"the project {self.path} was opened read-only"
+            raise PermissionError(errno.EROFS, why)
 
-    def save_project(self) -> None:
+    def save_project(self) -> dict[int, int]:
         """Write the project file (name, classes, settings, image list), atomically.
 
         A project file read in an older schema version is first copied to
-        ``<file>.v<version>.bak``, so an upgrade can be undone by hand.
+        ``<file>.v<version>.bak``, so an upgrade can be undone by hand. If another process
+        changed the file since this one read it, its changes are merged in first (classes
+        both added are all kept, images both added too). Returns the class ids of ours
+        that moved because another annotator took them meanwhile (old → new; the objects
+        of loaded images are relabelled here, the UI must follow), usually ``{}``.
         """
         self._check_writable()
-        text = dump_yaml(project_to_data(self.project))  # fails before touching the file
-        if self._loaded_version < CURRENT_VERSION:
-            backup = self.path.with_name(f"{self.path.name}.v{self._loaded_version}.bak")
-            if self.path.exists() and not backup.exists():
-                shutil.copy2(self.path, backup)
-            self._loaded_version = CURRENT_VERSION
-        atomic_write_text(self.path, text)
+        dump_yaml(project_to_data(self.project))  # fails before touching any file
+        remap: dict[int, int] = {}
+        with file_lock(self._lock_path(self.path)):
+            disk = read_or_none(self.path)
+            if disk is not None and stamp(disk) != self._project_stamp:
+                remap = self._merge_project(disk)
+            text = dump_yaml(project_to_data(self.project))
+            if self._loaded_version < CURRENT_VERSION:
+                backup = self.path.with_name(f"{self.path.name}.v{self._loaded_version}.bak")
+                if self.path.exists() and not backup.exists():
+                    shutil.copy2(self.path, backup)
+                self._loaded_version = CURRENT_VERSION
+            atomic_write_text(self.path, text)
+            self._project_stamp, self._project_stat = stamp(text.encode()), stat_key(self.path)
+            self._base = self._snapshot()
         if self._index_too_long():
             self._write_index()
+        return remap

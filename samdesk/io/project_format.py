@@ -54,17 +54,22 @@ from samdesk.core.document import (
     Region,
     ReviewState,
 )
+from samdesk.core.files import NotRegularFileError, read_regular
 from samdesk.core.geometry import ring_from_flat, ring_to_flat
 from samdesk.io.migrations import CURRENT_VERSION, Kind, MigrationError, migrate
+from samdesk.io.safe_yaml import safe_load
 
 __all__ = [
     "COORDINATE_DECIMALS",
     "ProjectFileError",
     "annotation_file_name",
     "dump_yaml",
+    "load_yaml_bytes",
     "load_yaml_file",
+    "object_to_data",
     "project_from_data",
     "project_to_data",
+    "read_annotations",
     "read_summary",
     "record_from_data",
     "record_to_data",
@@ -75,7 +80,6 @@ COORDINATE_DECIMALS = 2
 """Non-integer vertices are stored rounded to 0.01 px: far below what anyone can click or
 see, and it keeps files short. Pixel-edge outlines (integers) are stored exactly."""
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -103,12 +107,25 @@ def load_yaml_file(path: Path, kind: Kind) -> tuple[dict[str, Any], int]:
     Raises ProjectFileError with the line and column for YAML syntax errors, without a
     line for files that parse but are not a samdesk file of the right kind.
     """
+    return load_yaml_bytes(read_file_bytes(path), path, kind)
+
+
+def read_file_bytes(path: Path) -> bytes:
+    """The file's bytes; ProjectFileError (not OSError) when it cannot be read or is not a
+    regular file (a folder or a FIFO named like a samdesk file is reported, never waited on).
+    """
     try:
-        text = path.read_bytes()
+        return read_regular(path)
+    except NotRegularFileError as exc:
+        raise ProjectFileError(path, str(exc)) from exc
     except OSError as exc:
         raise ProjectFileError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+
+
+def _parse(text: bytes, path: Path) -> Any:
+    """YAML → data with samdesk's safe loader (no aliases); ProjectFileError with marks."""
     try:
-        data = yaml.load(text, Loader=_Loader)  # a safe loader (CSafeLoader or SafeLoader)
+        return safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = " ".join(str(s) for s in (exc.context, exc.problem) if s) or "invalid YAML"
@@ -116,6 +133,11 @@ def load_yaml_file(path: Path, kind: Kind) -> tuple[dict[str, Any], int]:
         raise ProjectFileError(path, f"invalid YAML: {reason}", line, column) from exc
     except yaml.YAMLError as exc:  # e.g. undecodable bytes: no position
         raise ProjectFileError(path, f"invalid YAML: {exc}") from exc
+
+
+def load_yaml_bytes(text: bytes, path: Path, kind: Kind) -> tuple[dict[str, Any], int]:
+    """``load_yaml_file`` for bytes already read (``path`` names them in errors)."""
+    data = _parse(text, path)
     if not isinstance(data, dict):
         raise ProjectFileError(path, f"expected a mapping at the top, found {type(data).__name__}")
     try:
@@ -251,23 +273,25 @@ def _region_to_data(region: Region) -> list[dict[str, Any]]:
     return parts
 
 
+def object_to_data(obj: AnnotationObject) -> dict[str, Any]:
+    """One object's entry in an annotation file (coordinates rounded as stored)."""
+    entry: dict[str, Any] = {
+        "id": obj.id,
+        "class_id": obj.class_id,
+        "source": obj.source.value,
+        "parts": _region_to_data(obj.region),
+    }
+    if obj.prompt is not None:
+        entry["prompt"] = _plain(obj.prompt)
+    if obj.hidden:
+        entry["hidden"] = True
+    if obj.crowd:
+        entry["crowd"] = True
+    return entry
+
+
 def record_to_data(record: ImageRecord) -> dict[str, Any]:
     """An image's annotation-file content."""
-    objects = []
-    for obj in record.objects:
-        entry: dict[str, Any] = {
-            "id": obj.id,
-            "class_id": obj.class_id,
-            "source": obj.source.value,
-            "parts": _region_to_data(obj.region),
-        }
-        if obj.prompt is not None:
-            entry["prompt"] = _plain(obj.prompt)
-        if obj.hidden:
-            entry["hidden"] = True
-        if obj.crowd:
-            entry["crowd"] = True
-        objects.append(entry)
     data: dict[str, Any] = {
         "schema_version": CURRENT_VERSION,
         "image": record.path,
@@ -277,7 +301,7 @@ def record_to_data(record: ImageRecord) -> dict[str, Any]:
     }
     if record.split:
         data["split"] = record.split
-    data["objects"] = objects
+    data["objects"] = [object_to_data(obj) for obj in record.objects]
     return data
 
 
@@ -342,15 +366,15 @@ def read_summary(path: Path) -> tuple[ReviewState, int, int, int]:
     ``object_count`` is written by samdesk; for a file without it (hand-made, older) the
     objects are parsed. Raises ProjectFileError like ``load_yaml_file``.
     """
-    text = path.read_bytes()
+    text = read_file_bytes(path)
     cut = text.find(b"\nobjects:")
     header = text[: cut + 1] if cut >= 0 else text
     try:
-        data = yaml.load(header, Loader=_Loader)
+        data = safe_load(header)
     except yaml.YAMLError:
         data = None  # let the full parse report the error with its line
     if not isinstance(data, dict) or not isinstance(data.get("object_count"), int):
-        data, _ = load_yaml_file(path, "annotations")
+        data, _ = load_yaml_bytes(text, path, "annotations")
         record = record_from_data(data, path, str(data.get("image", "")))
         return record.state, record.width, record.height, len(record.objects)
     try:
@@ -358,51 +382,171 @@ def read_summary(path: Path) -> tuple[ReviewState, int, int, int]:
         state = ReviewState(data.get("state", "new"))
         return (
             state,
-            int(data.get("width") or 0),
-            int(data.get("height") or 0),
+            _size(data.get("width"), MAX_IMAGE_SIDE + 1),
+            _size(data.get("height"), MAX_IMAGE_SIDE + 1),
             data["object_count"],
         )
     except (MigrationError, ValueError, TypeError) as exc:
         raise ProjectFileError(path, str(exc)) from exc
 
 
-def record_from_data(data: dict[str, Any], path: Path, image_path: str) -> ImageRecord:
+def _object_from_data(entry: Any) -> AnnotationObject:
+    if not isinstance(entry, dict):
+        raise TypeError(f"expected a mapping, found {type(entry).__name__}")
+    raw_parts = entry.get("parts")
+    if not isinstance(raw_parts, list):
+        # What a file cut short after an object's first lines leaves ("parts:" and no
+        # list): a phantom. samdesk writes an emptied object as "parts: []".
+        raise ValueError("the object has no outline (its 'parts' list is missing)")
+    parts = tuple(
+        PolygonPart(
+            ring_from_flat(p["exterior"]),
+            tuple(ring_from_flat(h) for h in p.get("holes") or ()),
+        )
+        for p in raw_parts
+    )
+    class_id = entry["class_id"]
+    if isinstance(class_id, bool) or not isinstance(class_id, int):
+        raise TypeError(f"class_id must be an integer, found {class_id!r}")
+    return AnnotationObject(
+        class_id=class_id,
+        region=Region(parts),
+        source=ObjectSource(entry.get("source", "polygon")),
+        id=str(entry["id"]),
+        prompt=entry.get("prompt"),
+        hidden=bool(entry.get("hidden", False)),
+        crowd=bool(entry.get("crowd", False)),
+    )
+
+
+def _size(value: Any, limit: float = float("inf")) -> int:
+    """A width/height from a file: a positive integer, or 0 (unknown) if not one or above
+    ``limit``. The store replaces it with the image header's size before any use."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < limit:
+        return 0  # also NaN (every comparison is False)
+    return int(value)
+
+
+MAX_IMAGE_SIDE = 1_000_000
+"""A width or height above this in an annotation file is not believed (it would make any
+full-image mask allocation absurd); the image file's header says the truth."""
+
+
+def record_from_data(
+    data: dict[str, Any],
+    path: Path,
+    image_path: str,
+    problems: list[str] | None = None,
+) -> ImageRecord:
     """An ImageRecord (with objects) from (migrated) annotation-file data.
 
     ``image_path`` is the project's path for the image (the file's own ``image`` field is
-    informative only). Raises ProjectFileError naming the offending object.
+    informative only). Without ``problems``, raises ProjectFileError naming the first
+    offending object; with a list, an object that cannot be used (bad values, no outline,
+    NaN/infinite/huge or far-outside coordinates) is left out and a sentence saying why is
+    appended, so every good object of a partly damaged file is kept.
     """
-    where = "the file"
+    raw = data.get("objects") or []
+    if not isinstance(raw, list):
+        raise ProjectFileError(path, "'objects' must be a list")
     try:
-        objects = []
-        for n, entry in enumerate(data.get("objects") or []):
-            where = f"objects[{n}]"
-            parts = tuple(
-                PolygonPart(
-                    ring_from_flat(p["exterior"]),
-                    tuple(ring_from_flat(h) for h in p.get("holes") or ()),
-                )
-                for p in entry.get("parts") or ()
-            )
-            objects.append(
-                AnnotationObject(
-                    class_id=int(entry["class_id"]),
-                    region=Region(parts),
-                    source=ObjectSource(entry.get("source", "polygon")),
-                    id=str(entry["id"]),
-                    prompt=entry.get("prompt"),
-                    hidden=bool(entry.get("hidden", False)),
-                    crowd=bool(entry.get("crowd", False)),
-                )
-            )
-        where = "the file"
-        return ImageRecord(
-            path=image_path,
-            width=int(data.get("width") or 0),
-            height=int(data.get("height") or 0),
-            state=ReviewState(data.get("state", "new")),
-            objects=objects,
-            split=str(data.get("split") or ""),
+        width, height = _size(data.get("width")), _size(data.get("height"))
+        state = ReviewState(data.get("state", "new"))
+    except (TypeError, ValueError) as exc:
+        raise ProjectFileError(path, f"the file: {type(exc).__name__}: {exc}") from exc
+    record = ImageRecord(
+        path=image_path,
+        width=width,
+        height=height,
+        state=state,
+        split=str(data.get("split") or ""),
+    )
+    for n, entry in enumerate(raw):
+        try:
+            obj = _object_from_data(entry)
+            record.check_object(obj)
+            if any(o.id == obj.id for o in record.objects):
+                raise ValueError(f"a second object with id {obj.id!r}")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if problems is None:
+                raise ProjectFileError(path, f"objects[{n}]: {type(exc).__name__}: {exc}") from exc
+            problems.append(f"object {n + 1} was left out: {exc}")
+            continue
+        record.objects.append(obj)
+    return record
+
+
+def _salvage(text: bytes, path: Path, error: ProjectFileError) -> tuple[dict[str, Any], int]:
+    """The header and every object that parses on its own, from a file that does not parse
+    as a whole; returns (data, number of objects lost). Raises ``error`` when not even the
+    header can be read.
+
+    samdesk writes one object per ``- id:`` block under a block ``objects:`` key, so a
+    damaged file (a cut-off sync, a bad hand edit) is cut at those lines and each block is
+    parsed alone: one bad object costs only that object.
+    """
+    lines = text.split(b"\n")
+    try:
+        cut = lines.index(b"objects:")
+    except ValueError:
+        raise error from None
+    try:
+        header = safe_load(b"\n".join(lines[:cut]))
+        if not isinstance(header, dict):
+            raise error
+        header, _ = migrate(header, "annotations")
+    except (yaml.YAMLError, MigrationError):
+        raise error from None
+    chunks: list[list[bytes]] = []
+    for line in lines[cut + 1 :]:
+        if line.startswith(b"- ") or not chunks:
+            chunks.append([])
+        chunks[-1].append(line)
+    objects, lost = [], 0
+    for chunk in chunks:
+        body = b"\n".join(chunk)
+        if not body.strip():
+            continue
+        try:
+            items = safe_load(body)
+        except yaml.YAMLError:
+            lost += 1
+            continue
+        if isinstance(items, list) and len(items) == 1:
+            objects.append(items[0])
+        else:
+            lost += 1
+    return {**header, "objects": objects}, lost
+
+
+def read_annotations(text: bytes, path: Path, image_path: str) -> tuple[ImageRecord, list[str]]:
+    """An annotation file's record with every object that can be read, and what could not.
+
+    The second value lists, in words, everything of the file that the record lacks: a
+    syntax error (the objects that still parse are kept), objects left out (no outline,
+    bad values, coordinates that are NaN, infinite, huge or far outside the image), or a
+    header ``object_count`` that the objects do not match (a file cut short). An empty
+    list means the record is the whole file. Raises ProjectFileError only when nothing
+    can be used (not even the header, an unknown schema version).
+    """
+    problems: list[str] = []
+    try:
+        data, _ = load_yaml_bytes(text, path, "annotations")
+        found = data.get("objects")
+        found = len(found) if isinstance(found, list) else 0
+    except ProjectFileError as error:
+        if error.line is None:
+            raise
+        data, lost = _salvage(text, path, error)
+        problems.append(str(error))
+        if lost:
+            problems.append(f"{lost} object(s) could not be read")
+        found = len(data["objects"]) + lost
+    record = record_from_data(data, path, image_path, problems)
+    declared = data.get("object_count")
+    if isinstance(declared, int) and not isinstance(declared, bool) and declared != found:
+        problems.append(
+            f"the file holds {found} object(s) but its header says {declared} "
+            "(it may have been cut short)"
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ProjectFileError(path, f"{where}: {type(exc).__name__}: {exc}") from exc
+    return record, problems

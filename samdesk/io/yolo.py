@@ -386,10 +386,12 @@ def _find_yaml(given: Path) -> Path | None:
 def _load_yaml(path: Path) -> dict[str, Any]:
     import yaml  # lazy: only the formats need it
 
+    from samdesk.io.safe_yaml import safe_load
+
     try:
         text = path.read_text(encoding="utf-8")
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        data = yaml.load(text, Loader=loader)
+        # No anchors/aliases: a dataset's yaml may come from anyone ("billion laughs").
+        data = safe_load(text)
     except (OSError, UnicodeDecodeError) as e:
         raise FormatError(f"{path}: cannot read: {e}") from None
     except yaml.MarkedYAMLError as e:

@@ -50,6 +50,8 @@ class Annotator(BrushStrokesMixin, QObject):
     click_latency(float): milliseconds from a click to its mask being shown.
     waiting_changed(bool): whether SAM tools are waiting for the image's embedding.
     message(str): a short note for the status bar.
+    save_failed(str, object): image path, exception — an autosave failed (the edit stays in
+        memory, the stack dirty; ``samdesk.ui.save_state`` shows it and retries).
     """
 
     draft_changed = Signal()
@@ -60,6 +62,7 @@ class Annotator(BrushStrokesMixin, QObject):
     click_latency = Signal(float)
     waiting_changed = Signal(bool)
     message = Signal(str)
+    save_failed = Signal(str, object)
 
     def __init__(self, engine: EngineBridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -124,7 +127,8 @@ class Annotator(BrushStrokesMixin, QObject):
             # goes, so a stack destroyed with the window never saves into a closed project.
             stack.indexChanged.connect(self._on_index_changed)
             self._stacks[record.path] = stack
-        self.undo_group.setActiveStack(stack)
+        # A read-only project is view-only: without an active stack every edit is refused.
+        self.undo_group.setActiveStack(None if self.read_only else stack)
         self.waiting_changed.emit(self.waiting)
 
     def image_size(self) -> tuple[int, int]:
@@ -142,6 +146,17 @@ class Annotator(BrushStrokesMixin, QObject):
         self._stroke = None
         self.select(None)
         self.draft_changed.emit()
+
+    @property
+    def read_only(self) -> bool:
+        """The project cannot be saved (opened from a read-only folder): view only."""
+        return bool(getattr(self.store, "read_only", False))
+
+    def _refuse_read_only(self) -> bool:
+        if self.read_only and self.record is not None:
+            self.message.emit("This project is read-only: changes cannot be made or saved")
+            return True
+        return False
 
     @property
     def stack(self) -> QUndoStack | None:
@@ -224,6 +239,8 @@ class Annotator(BrushStrokesMixin, QObject):
     # ----- committing ------------------------------------------------------------------------
     def push(self, command: Any) -> None:
         """Put a document change on the current image's stack (runs its redo())."""
+        if self._refuse_read_only():
+            return
         if self.stack is not None:
             self.stack.push(command)
 
@@ -253,7 +270,11 @@ class Annotator(BrushStrokesMixin, QObject):
         try:
             self.store.save_image(record)
         except Exception as exc:  # the stack stays dirty: the title shows unsaved work
-            self.message.emit(f"Could not save {record.path}: {exc}")
+            from samdesk.io.project import describe_save_error
+
+            reason = describe_save_error(exc, getattr(self.store, "root", None))
+            self.message.emit(f"Could not save {record.path}: {reason}")
+            self.save_failed.emit(record.path, exc)
             return
         stack.setClean()
         try:
@@ -271,6 +292,8 @@ class Annotator(BrushStrokesMixin, QObject):
         until the object is added (input on it is ignored) and Escape cancels.
         """
         draft, record, stack = self.draft, self.record, self.stack
+        if draft is not None and self._refuse_read_only():
+            return False
         if draft is None or record is None or stack is None or self._frozen():
             return False
         if self._pending is not None and self._pending_kind != "hover":

@@ -165,12 +165,16 @@ class ClassesPanel(QWidget):
     class_activated(int): the user picked a class to draw with.
     objects_rewritten(): a class delete changed objects on several images.
     error(str): a message for the user.
+    project_save_failed(object): saving the project file failed (the exception).
+    classes_remapped(object): {old id: new id} — another annotator took our new class ids.
     """
 
     classes_changed = Signal(object)
     class_activated = Signal(int)
     objects_rewritten = Signal()
     error = Signal(str)
+    project_save_failed = Signal(object)  # the exception; the project file is not saved
+    classes_remapped = Signal(object)  # {old id: new id}: another annotator took our new ids
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -261,12 +265,24 @@ class ClassesPanel(QWidget):
     def _apply(self, classes: list[LabelClass]) -> None:
         """Put ``classes`` in the project and save the project file (commands call this)."""
         self.store.project.classes[:] = classes
+        remap: dict[int, int] = {}
         try:
-            self.store.save_project()
-        except OSError as exc:
-            self.error.emit(f"Could not save the classes: {exc}")
+            remap = self.store.save_project() or {}
+        except Exception as exc:  # reported in words; the save guard retries it
+            from samdesk.io.project import describe_save_error
+
+            self.error.emit(f"Could not save the classes: {describe_save_error(exc)}")
+            self.project_save_failed.emit(exc)
         self._refill()
-        self.classes_changed.emit(list(classes))
+        # The store merged in other annotators' classes (and may have moved a new one).
+        merged = list(self.store.project.classes)
+        if [c.id for c in merged] != [c.id for c in classes]:
+            # The class history holds lists without their classes: undoing one of those
+            # would delete their classes. It goes (after this command is on the stack).
+            QTimer.singleShot(0, self.undo_stack.clear)
+        self.classes_changed.emit(merged)
+        if remap:
+            self.classes_remapped.emit(remap)
 
     def _push(self, after: list[LabelClass], text: str) -> None:
         self.undo_stack.push(

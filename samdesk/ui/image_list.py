@@ -8,8 +8,9 @@ the progress ("37 / 200 done"), a legend of the state marks, and a filter by sta
 Problems are marked per row (⚠, in the error colour, the reason in the tooltip):
 - files: ``ImageListPanel.check_files`` looks on a worker thread whether each image file
   exists and is readable; an image that failed to decode (``set_file_problem``) too;
-- annotations: ``ImageListModel.set_annotation_problem(row, text)`` is the hook for the
-  project store's damaged-annotation reports (the store's owner calls it).
+- annotations and saving: ``ImageListModel.set_marks(path → text)`` (the save-state
+  guard, ``samdesk.ui.save_state``: damaged annotation file, changed by another annotator,
+  not saved); ``set_annotation_problem(row, text)`` marks one row the same way.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class ImageListModel(QAbstractListModel):
         self._counts: list[int] = []
         self._file_problems: dict[int, str] = {}
         self._annotation_problems: dict[int, str] = {}
+        self._marks: dict[str, str] = {}  # image path → a problem in words (save state)
 
     def set_images(self, images: list[ImageRecord], object_counts: list[int]) -> None:
         self.beginResetModel()
@@ -113,6 +115,17 @@ class ImageListModel(QAbstractListModel):
         if 0 <= row < len(self._images):
             index = self.index(row)
             self.dataChanged.emit(index, index)
+
+    def set_marks(self, marks: dict[str, str]) -> None:
+        """Mark images with a problem (damaged file, changed by another annotator):
+        path → the text shown in the tooltip; the row gets a ⚠. Replaces earlier marks."""
+        changed = set(marks) ^ set(self._marks) | {
+            p for p in marks if self._marks.get(p) != marks[p]
+        }
+        self._marks = dict(marks)
+        for row, record in enumerate(self._images):
+            if record.path in changed:
+                self._row_changed(row)
 
     def image(self, row: int) -> ImageRecord:
         return self._images[row]
@@ -156,8 +169,10 @@ class ImageListModel(QAbstractListModel):
 
     def problem(self, row: int) -> str | None:
         """What is wrong with row ``row`` in words, or None."""
-        parts = [p for p in (self._file_problems.get(row), self._annotation_problems.get(row)) if p]
-        return "; ".join(parts) or None
+        path = self._images[row].path if 0 <= row < len(self._images) else None
+        mark = self._marks.get(path) if path is not None else None
+        parts = [self._file_problems.get(row), self._annotation_problems.get(row), mark]
+        return "; ".join(p for p in parts if p) or None
 
     # ----- Qt model --------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008

@@ -65,6 +65,7 @@ class ProjectController(QObject):
     image_failed(int, str): row, message (the image could not be read, or was skipped).
     error(str): a message for the user (non-blocking).
     large_image_allowed(str): the user chose to open this too-large image (absolute path).
+    reloaded(str): an image another annotator changed was read again (project path).
 
     ``ask_large(path, width, height) -> bool`` asks about a too-large image (default: a
     message box; tests put a function here). Answers are remembered for the session.
@@ -75,6 +76,7 @@ class ProjectController(QObject):
     image_failed = Signal(int, str)
     error = Signal(str)
     large_image_allowed = Signal(str)
+    reloaded = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -93,6 +95,7 @@ class ProjectController(QObject):
         self._prefetching: dict[Any, Future] = {}
         self._closed = False
         self.ask_large: Callable[[str, int, int], bool] = self._ask_large
+        self.has_unsaved: Callable[[str], bool] = lambda path: False  # set by the window
 
     # ----- project -----------------------------------------------------------------------
     def open(self, path: Path) -> bool:
@@ -185,7 +188,13 @@ class ProjectController(QObject):
         if request != self._wanted:
             return  # the user has moved on
         rgb, image = result
-        record = self.store.load_image_annotations(row)
+        path = self.images[row].path
+        # Another annotator saved this image since we read it: show theirs (merged with
+        # ours on our next save anyway), unless we hold unsaved edits of it.
+        reload = self.store.changed_elsewhere(row) and not self.has_unsaved(path)
+        record = self.store.load_image_annotations(row, reload=reload)
+        if reload:
+            self.reloaded.emit(path)
         self.current_row = row
         self.current_rgb = rgb
         self.image_shown.emit(row, image, record)

@@ -24,6 +24,7 @@ from samdesk.ui import theme
 from samdesk.ui.classes_panel import ClassesPanel
 from samdesk.ui.errors_log import ErrorReporter
 from samdesk.ui.objects_panel import ObjectsPanel
+from samdesk.ui.save_state import SaveGuard
 
 
 def paths_from_mime(mime: Any) -> list[Path]:
@@ -53,6 +54,9 @@ class Workflow(QObject):
         self.actions: dict[str, QAction] = {}
         self._build_menus()
         self._build_banner()
+        self.save_guard = SaveGuard(
+            window, self.classes_panel
+        )  # failed saves, read-only, damaged files
         self._wire()
         window.setAcceptDrops(True)
         window.installEventFilter(self)
@@ -281,6 +285,8 @@ class Workflow(QObject):
         dialog = NewProjectDialog(folder, self.window)
         if dialog.exec() == NewProjectDialog.DialogCode.Accepted and dialog.store is not None:
             self.window.open_path(dialog.store.path)
+            for warning in dialog.store.warnings:  # files the scan skipped (a FIFO *.png…)
+                self.window.report_error(warning)
         return dialog
 
     def open_dropped(self, paths: list[Path]) -> bool:
@@ -304,27 +310,21 @@ class Workflow(QObject):
                 self.open_dropped(paths)
                 return True
         elif kind == QEvent.Type.Close and watched is self.window:
+            if not self.save_guard.confirm_close():
+                event.ignore()  # the user chose to stay: nothing shuts down
+                return True
             self.before_close()
         return super().eventFilter(watched, event)
 
     def save_all(self) -> None:
         """Write the current image and the project file now (autosave does it anyway)."""
         w = self.window
-        store = w.controller.store
-        if store is None:
+        if w.controller.store is None:
             return
-        try:
-            record = w.annotator.record
-            if record is not None:
-                store.save_image(record)
-            store.save_project()
-        except Exception as exc:  # reported, never a crash; the title keeps its marker
-            w.report_error(f"Could not save: {exc}")
-            return
-        stack = w.annotator.stack
-        if stack is not None:
-            stack.setClean()
-        w.statusBar().showMessage("Saved", 3000)
+        # Every unsaved image, not only the one on screen (a failed save elsewhere is
+        # retried too); failures stay in the banner with their reason.
+        if self.save_guard.save_all():
+            w.statusBar().showMessage("Saved", 3000)
 
     def before_close(self) -> None:
         """Quit: save what is unsaved, stop our background work (the window stops the rest)."""
@@ -339,7 +339,8 @@ class Workflow(QObject):
                             store.save_image(record)
                             stack.setClean()
                         except Exception as exc:
-                            w.report_error(f"Could not save {record.path}: {exc}")
+                            reason = self.save_guard.reason(exc)
+                            w.report_error(f"Could not save {record.path}: {reason}")
         for dialog in self.dialogs:
             dialog.shutdown()
         self.dialogs.clear()
@@ -351,8 +352,9 @@ class Workflow(QObject):
         store = w.controller.store
         try:
             store.set_state(row, state)
-        except Exception as exc:
-            w.report_error(f"Could not save the state of {store.project.images[row].path}: {exc}")
+        except Exception as exc:  # the state stays in memory; the banner offers Retry
+            path = store.project.images[row].path
+            self.save_guard.record_failure(path, self.save_guard.reason(exc))
             return
         w.image_list.model.update_row(row, store.object_count(row))
 

@@ -278,3 +278,21 @@ def _runs_string(runs: list[int]) -> str:
                 c |= 0x20
             out.append(chr(c + 48))
     return "".join(out)
+
+
+def test_yolo_data_yaml_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    # "Billion laughs": ten levels of nine aliases each; a plain safe loader expands it.
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for n in range(1, 10):
+        refs = ", ".join([f"*a{n - 1}"] * 9)
+        levels.append(f"a{n}: &a{n} [{refs}]")
+    bomb = "\n".join(levels) + "\ntrain: images/train\nnames: *a9\n"
+    dataset = _yolo_dataset(tmp_path / "dataset", bomb)
+    project = tmp_path / "project"
+    result = _import(project, "yolo", dataset)
+    assert result.returncode != 0
+    assert "data.yaml" in result.stderr + result.stdout
+    assert (
+        "alias" in (result.stderr + result.stdout).lower()
+        or "anchor" in (result.stderr + result.stdout).lower()
+    )

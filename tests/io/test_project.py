@@ -22,7 +22,7 @@ from samdesk.core.document import (
 )
 from samdesk.core.geometry import mask_to_region
 from samdesk.io import atomic, migrations
-from samdesk.io.project import ProjectFileError, ProjectStore
+from samdesk.io.project import DamagedAnnotationsError, ProjectFileError, ProjectStore
 from samdesk.io.project_format import record_to_data, record_to_yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -234,12 +234,18 @@ def test_broken_annotation_file_is_reported_preserved_and_the_rest_opens(
     again = ProjectStore.open(store.path)
     assert f"{other}:3:" in (again.unreadable("b2.png") or "")
     other.write_text("")
-    # Saving the image keeps the unreadable file next to the new one.
+    # Saving the damaged image is refused until the user agrees; nothing is written.
     record.objects = _objects()[1:2]
+    with pytest.raises(DamagedAnnotationsError, match=r"a\.png is damaged"):
+        reopened.save_image(record)
+    assert file.read_text() == broken and list(file.parent.glob(file.name + ".*")) == []
+    # With consent, the damaged file is first copied (never moved), then replaced.
+    backup = reopened.allow_overwrite("a.png")
+    assert backup is not None and backup.read_text() == broken and file.read_text() == broken
     reopened.save_image(record)
-    kept = list(file.parent.glob(file.name + ".unreadable-*"))
-    assert len(kept) == 1 and kept[0].read_text() == broken
+    assert backup.read_text() == broken
     assert ProjectStore.open(store.path).object_count("a.png") == 1
+    assert reopened.unreadable("a.png") is None and "a.png" not in reopened.damaged_images()
 
 
 def test_failed_save_leaves_the_previous_file(

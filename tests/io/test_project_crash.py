@@ -110,4 +110,6 @@ def test_project_survives_sigkill_during_saves(tmp_path: Path) -> None:
         _check_consistent(root)
     assert kills == ROUNDS
     # Leftover temporary files of interrupted writes are harmless and ignored.
-    assert all(p.suffix in (".yaml", ".jsonl", ".tmp") for p in (root / ".samdesk").rglob("*.*"))
+    assert all(
+        p.suffix in (".yaml", ".jsonl", ".tmp", ".lock") for p in (root / ".samdesk").rglob("*.*")
+    )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from samdesk.core.document import AnnotationObject, PolygonPart, Region, ReviewState
@@ -136,6 +138,29 @@ def test_import_coco_into_project(qtbot, project, tmp_path):
         dialog.start()
     assert not done.args[1] and "Import failed" in done.args[0]
     dialog.done(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+@pytest.mark.timeout(60, method="signal")  # reading a FIFO would block: fail, never hang
+def test_new_project_skips_and_reports_a_fifo_image(qtbot, manual_window, tmp_path, monkeypatch):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(folder / "a.png")
+    os.mkfifo(folder / "b.png")
+    dialog = NewProjectDialog(folder)
+    qtbot.addWidget(dialog)
+    assert dialog.image_count() == 1  # counted without opening it (it would block)
+
+    def accept_at_once(self) -> int:
+        self.accept()
+        return self.result()
+
+    monkeypatch.setattr(NewProjectDialog, "exec", accept_at_once)
+    with qtbot.waitSignal(manual_window.controller.image_shown, timeout=WAIT_MS):
+        manual_window.workflow.new_project(str(folder))
+    assert [r.path for r in manual_window.controller.images] == ["a.png"]
+    log = manual_window.log_view.toPlainText()
+    assert "b.png" in log and "FIFO" in log
 
 
 def test_new_formats_export_and_import_through_the_dialogs(qtbot, project, tmp_path):
