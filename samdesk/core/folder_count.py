@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from samdesk.core.files import is_regular_file
 from samdesk.core.images import IMAGE_EXTENSIONS
 
 MAX_FILES = 10_000
@@ -41,7 +42,7 @@ def count_images(
     """Images under ``folder`` as ``scan_images`` would list them, with limits.
 
     Same rules as ``scan_images``: suffix in ``IMAGE_EXTENSIONS`` (any case), hidden files
-    and folders skipped. Unreadable sub-folders are skipped (``os.walk`` ignores them).
+    and folders skipped, only regular files (or links to them) counted. Unreadable sub-folders are skipped (``os.walk`` ignores them).
     Raises NotADirectoryError when ``folder`` is not a folder.
     """
     root = Path(folder)
@@ -49,14 +50,16 @@ def count_images(
         raise NotADirectoryError(f"not a folder: {root}")
     deadline = clock() + max_seconds
     images = visited = 0
-    for _dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root):
         if recursive:
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         else:
             dirnames[:] = []
         for name in filenames:
             visited += 1
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+            if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            if is_regular_file(Path(dirpath) / name):  # a FIFO is never opened (it blocks)
                 images += 1
             if visited >= max_files:
                 return FolderCount(images, False, visited)

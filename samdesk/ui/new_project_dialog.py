@@ -111,6 +111,18 @@ class NewProjectDialog(QDialog):
         text = self.folder_edit.text().strip()
         return Path(text).expanduser() if text else None
 
+    def image_count(self) -> int | None:
+        """Images the project would list now, counted on the calling thread (bounded; None
+        when the field is not a folder). The dialog itself never calls this: its count
+        runs in the background (``counted``); this is for callers that need the number."""
+        folder = self.folder()
+        if folder is None or not folder.is_dir():
+            return None
+        try:
+            return _count(folder, self.recursive.isChecked()).images
+        except OSError:
+            return None
+
     # ----- counting (debounced, on the worker) ----------------------------------------------
     def _schedule(self) -> None:
         """A keystroke: forget the running count's answer, count again after a pause."""

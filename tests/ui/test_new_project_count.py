@@ -115,3 +115,11 @@ def test_closing_while_a_count_is_scheduled(qtbot, tmp_path):
     assert not dialog._debounce.isActive()
     dialog._debounce.timeout.emit()  # even a late timeout submits nothing
     assert dialog.last_count is None
+
+
+def test_count_skips_what_is_not_a_regular_file(tmp_path):
+    import os
+
+    (tmp_path / "a.png").write_bytes(b"")
+    os.mkfifo(tmp_path / "b.png")  # never opened (that would block), never counted
+    assert folder_count.count_images(tmp_path).images == 1
