@@ -42,7 +42,8 @@ def count_images(
     """Images under ``folder`` as ``scan_images`` would list them, with limits.
 
     Same rules as ``scan_images``: suffix in ``IMAGE_EXTENSIONS`` (any case), hidden files
-    and folders skipped, only regular files (or links to them) counted. Unreadable sub-folders are skipped (``os.walk`` ignores them).
+    and folders skipped, only regular files (or links to them) counted. Unreadable
+    sub-folders are skipped (``os.walk`` ignores them).
     Raises NotADirectoryError when ``folder`` is not a folder.
     """
     root = Path(folder)
