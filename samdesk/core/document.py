@@ -37,12 +37,32 @@ class ReviewState(str, enum.Enum):
 
 
 class ObjectSource(str, enum.Enum):
-    """Where an object's geometry came from."""
+    """How an object's geometry was made (kept true through edits).
+
+    ``sam``: SAM's mask (also after refining any object with SAM: SAM made the geometry);
+    ``polygon``: drawn vertex by vertex; ``brush``: painted; ``import``: read from a file.
+    A brush or eraser stroke on a ``sam``/``polygon``/``import`` object makes it
+    ``sam+brush``/``polygon+brush``/``import+brush`` (see ``brushed``).
+    """
 
     SAM = "sam"
     POLYGON = "polygon"
     BRUSH = "brush"
     IMPORT = "import"
+    SAM_BRUSH = "sam+brush"
+    POLYGON_BRUSH = "polygon+brush"
+    IMPORT_BRUSH = "import+brush"
+
+    def brushed(self) -> ObjectSource:
+        """The source after a brush/eraser stroke on geometry of this source."""
+        return _BRUSHED.get(self, self)
+
+
+_BRUSHED = {
+    ObjectSource.SAM: ObjectSource.SAM_BRUSH,
+    ObjectSource.POLYGON: ObjectSource.POLYGON_BRUSH,
+    ObjectSource.IMPORT: ObjectSource.IMPORT_BRUSH,
+}
 
 
 def as_ring(points: npt.ArrayLike) -> Ring:
@@ -170,6 +190,16 @@ class LabelClass:
     name: str
     color: str
     key: int | None = None
+
+
+CLASS_KEYS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 0)
+"""The digit keys classes get, in keyboard order (the tenth class gets 0)."""
+
+
+def free_class_key(classes: list[LabelClass]) -> int | None:
+    """The first digit of 1–9, 0 no class in ``classes`` uses yet; None when all are taken."""
+    used = {c.key for c in classes}
+    return next((k for k in CLASS_KEYS if k not in used), None)
 
 
 def new_object_id() -> str:

@@ -256,7 +256,7 @@ def merge_import(store: ProjectStore, result: ImportResult) -> tuple[int, int, l
 
 def _merge_classes(store: ProjectStore, classes: list[LabelClass]) -> dict[int, int]:
     """Map imported class ids to project class ids, adding the missing classes."""
-    from samdesk.core.document import LabelClass
+    from samdesk.core.document import LabelClass, free_class_key
 
     project_classes = store.project.classes
     by_name = {c.name: c.id for c in project_classes}
@@ -267,7 +267,9 @@ def _merge_classes(store: ProjectStore, classes: list[LabelClass]) -> dict[int, 
             mapping[cls.id] = by_name[cls.name]
             continue
         new_id = cls.id if cls.id not in used and cls.id >= 0 else max(used, default=-1) + 1
-        project_classes.append(LabelClass(id=new_id, name=cls.name, color=cls.color))
+        # A digit key like the classes made in the app (1–9, 0): imported ones had none.
+        key = free_class_key(project_classes)
+        project_classes.append(LabelClass(id=new_id, name=cls.name, color=cls.color, key=key))
         used.add(new_id)
         by_name[cls.name] = mapping[cls.id] = new_id
     return mapping

@@ -30,17 +30,18 @@ from samdesk.ui.commands import (
     set_hidden,
 )
 from samdesk.ui.engine_bridge import EngineBridge, now
+from samdesk.ui.naming import new_object_label
+from samdesk.ui.refining import RefineMixin
 from samdesk.ui.strokes import BrushStrokesMixin
 from samdesk.ui.tools.draft import Draft, candidates_from, draft_prompt_record, draft_region
 from samdesk.ui.tools.masks import (
     MaskCrop,
     low_res_logits,
     polygon_options,
-    region_crop,
 )
 
 
-class Annotator(BrushStrokesMixin, QObject):
+class Annotator(RefineMixin, BrushStrokesMixin, QObject):
     """Signals:
     draft_changed(): the object being built (or the hover preview) changed.
     document_changed(object): an ImageRecord's objects changed (after a command).
@@ -50,6 +51,7 @@ class Annotator(BrushStrokesMixin, QObject):
     click_latency(float): milliseconds from a click to its mask being shown.
     waiting_changed(bool): whether SAM tools are waiting for the image's embedding.
     message(str): a short note for the status bar.
+    class_needed(): an object was to be accepted but the project has no class for it.
     save_failed(str, object): image path, exception — an autosave failed (the edit stays in
         memory, the stack dirty; ``samdesk.ui.save_state`` shows it and retries).
     """
@@ -62,6 +64,7 @@ class Annotator(BrushStrokesMixin, QObject):
     click_latency = Signal(float)
     waiting_changed = Signal(bool)
     message = Signal(str)
+    class_needed = Signal()
     save_failed = Signal(str, object)
 
     def __init__(self, engine: EngineBridge, parent: QObject | None = None) -> None:
@@ -296,6 +299,13 @@ class Annotator(BrushStrokesMixin, QObject):
             return False
         if draft is None or record is None or stack is None or self._frozen():
             return False
+        known = {c.id for c in self.classes}
+        if draft.class_id not in known:  # never an object of no class ("? (id 0)")
+            if self.class_id not in known:
+                self.message.emit("This object needs a class: name one to accept it")
+                self.class_needed.emit()
+                return False
+            draft.class_id = self.class_id
         if self._pending is not None and self._pending_kind != "hover":
             self._accept_when_ready = True
             return True
@@ -312,10 +322,16 @@ class Annotator(BrushStrokesMixin, QObject):
                 self._finish_draft()
             if old is not None:
                 new = replace(
-                    old, class_id=draft.class_id, region=region, prompt=prompt or old.prompt
+                    old,
+                    class_id=draft.class_id,
+                    region=region,
+                    prompt=prompt or old.prompt,
+                    source=draft.state.source,  # true to how the new geometry was made
                 )
+                self.message.emit(f"Refined {self.describe(old)}")
                 return ReplaceObjectCommand(record, new, self._changed, "Refine object")
             obj = AnnotationObject(draft.class_id, region, draft.state.source, prompt=prompt)
+            self.message.emit(f"Added {new_object_label(record, obj, self.classes)}")
             return AddObjectCommand(record, obj, self._changed)
 
         if draft.polygon:  # a drawn polygon: nothing to trace
@@ -364,6 +380,8 @@ class Annotator(BrushStrokesMixin, QObject):
             self.message.emit("Accept cancelled")
             self.draft_changed.emit()
         elif self.draft is not None or self.hover is not None:
+            if self.refine_target is not None:
+                self.message.emit(f"Refining cancelled: {self.describe(self.refine_target)} kept")
             self.draft = None
             self.hover = None
             self._pending = None
@@ -386,7 +404,9 @@ class Annotator(BrushStrokesMixin, QObject):
 
     def delete_selected(self) -> None:
         if self.selected_object() is not None and not self._frozen():
+            text = f"Deleted {self.describe(self.selected_id)} (Ctrl+Z brings it back)"
             self.push(RemoveObjectCommand(self.record, self.selected_id, self._changed))
+            self.message.emit(text)
 
     def toggle_selected_hidden(self) -> None:
         obj = self.selected_object()
@@ -400,18 +420,15 @@ class Annotator(BrushStrokesMixin, QObject):
 
     # ----- SAM prompts -----------------------------------------------------------------------
     def _new_draft(self) -> Draft:
-        """A draft for the next prompt: refining the selected object, or a new object."""
+        """The draft the next prompt goes to: the one being built, or a new object.
+
+        A selected object is never refined by a plain click: refining is the explicit
+        mode of :meth:`start_refine`; a click with an object selected starts a new object.
+        """
         if self.draft is not None:
             return self.draft
-        obj = self.selected_object()
-        if obj is not None:
-            draft = Draft(obj.class_id, obj.id)
-            crop = region_crop(obj.region)
-            draft.update(
-                mask=crop, logits=low_res_logits(crop, self.image_size()), source=obj.source
-            )
-        else:
-            draft = Draft(self.class_id if self.class_id is not None else 0)
+        self.select(None)
+        draft = Draft(self.class_id if self.class_id is not None else 0)
         self.draft = draft
         self.hover = None
         return draft
@@ -440,8 +457,8 @@ class Annotator(BrushStrokesMixin, QObject):
         """Feed the draft's (edited) mask back to SAM as its mask prompt, with its prompts."""
         if not self.sam_available or self.record is None or self._frozen():
             return
-        if self.draft is None and self.selected_object() is None:
-            return
+        if self.draft is None and not self.start_refine():
+            return  # R on a selected object: the explicit refine mode, visibly
         draft = self._new_draft()
         if draft.mask.is_empty:
             return
@@ -478,7 +495,7 @@ class Annotator(BrushStrokesMixin, QObject):
         """Live preview: the mask a click at (x, y) would give, before the first click."""
         if not self.hover_enabled:
             return
-        if self.draft is not None or not self.engine.is_ready() or self.selected_id is not None:
+        if self.draft is not None or not self.engine.is_ready():
             return
         if self._pending is not None:
             self._hover_next = (x, y)  # sent when the answer in flight is back
@@ -523,7 +540,7 @@ class Annotator(BrushStrokesMixin, QObject):
 
     def _show_candidate(self, draft: Draft) -> None:
         c = draft.candidates[draft.candidate_index]
-        draft.update(mask=c.mask, logits=c.logits, score=c.score)
+        draft.update(mask=c.mask, logits=c.logits, score=c.score, source=ObjectSource.SAM)
         self.message.emit(
             f"Candidate {draft.candidate_index + 1}/{len(draft.candidates)}, "
             f"predicted IoU {c.score:.2f}"
@@ -544,8 +561,11 @@ class Annotator(BrushStrokesMixin, QObject):
             self._take_candidates(self.draft, result)
         elif self.draft is not None:
             best = result.best
-            self.draft.update(
-                mask=MaskCrop(best.mask, best.offset), logits=best.low_res_logits, score=best.score
+            self.draft.update(  # SAM made this geometry, whatever the draft started from
+                mask=MaskCrop(best.mask, best.offset),
+                logits=best.low_res_logits,
+                score=best.score,
+                source=ObjectSource.SAM,
             )
             self.draft_changed.emit()
             self.click_latency.emit((now() - self._pending_started) * 1000.0)

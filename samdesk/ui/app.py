@@ -45,7 +45,10 @@ def app_icon() -> QIcon:
 def run_gui(project: str | None = None, *, checkpoint: str | None = None) -> int:
     """Open the main window (on ``project`` if given) and run the event loop; exit code."""
     app = ensure_app()
+    from samdesk.ui import gui_gc
     from samdesk.ui.main_window import MainWindow
+
+    gui_gc.install(app)  # cycles holding widgets are freed on this thread, never a worker's
 
     window = MainWindow(checkpoint=checkpoint)
     window.show()

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -191,7 +192,7 @@ class ClassesPanel(QWidget):
         buttons.setSpacing(2)
         self.buttons: dict[str, QToolButton] = {}
         for name, tip, slot in (
-            ("+", "Add a class", self.add_class),
+            ("+", "Add a class (asks for its name)", self.ask_new_class),
             ("✎", "Rename the selected class (F2)", self._rename_selected),
             ("◐", "Change the colour of the selected class", self._recolour_selected),
             ("▲", "Move up", lambda: self._move_selected(-1)),
@@ -298,12 +299,12 @@ class ClassesPanel(QWidget):
 
         project = self.store.project
         new_id = project.next_class_id()
+        if name is not None and not isinstance(name, str):
+            # A button's ``checked`` bool must never become a class name ("False").
+            raise TypeError(f"a class name must be a string, got {name!r}")
         names = {c.name for c in self.classes}
         if name is None:
-            n = len(self.classes) + 1
-            while f"class {n}" in names:
-                n += 1
-            name = f"class {n}"
+            name = self.free_name()
         elif name in names:
             self.error.emit(f"A class named “{name}” exists already")
             return None
@@ -311,6 +312,35 @@ class ClassesPanel(QWidget):
         self._push([*self.classes, LabelClass(new_id, name, color)], "Add class")
         self.select(new_id)
         return new_id
+
+    def free_name(self) -> str:
+        """A name no class has yet ("class 4")."""
+        names = {c.name for c in self.classes}
+        n = len(self.classes) + 1
+        while f"class {n}" in names:
+            n += 1
+        return f"class {n}"
+
+    def ask_new_class(self, *, label: str = "Name of the new class:") -> int | None:
+        """Ask for a name (the "+" button, Edit → Add Class) and add the class; its id, or
+        None when cancelled or refused (a duplicate name is reported through ``error``)."""
+        if self.store is None:
+            self.error.emit("Open a project first")
+            return None
+        dialog = QInputDialog(self)
+        dialog.setObjectName("NewClassNameDialog")
+        dialog.setWindowTitle("New class")
+        dialog.setLabelText(label)
+        dialog.setTextValue(self.free_name())
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        name = dialog.textValue().strip()
+        dialog.deleteLater()  # not kept hidden under the panel (nor as the active window)
+        if not accepted:
+            return None
+        if not name:
+            self.error.emit("A class needs a name")
+            return None
+        return self.add_class(name)
 
     def rename_class(self, class_id: int, name: str) -> bool:
         name = name.strip()

@@ -22,6 +22,7 @@ import samdesk
 from samdesk.ui import settings as user_settings
 from samdesk.ui.annotator import Annotator, image_key
 from samdesk.ui.canvas import CanvasView
+from samdesk.ui.class_guard import install_class_guard
 from samdesk.ui.engine_bridge import EngineBridge
 from samdesk.ui.feedback import install_feedback
 from samdesk.ui.image_list import ImageListPanel
@@ -29,6 +30,7 @@ from samdesk.ui.overlay import show_work
 from samdesk.ui.project_controller import ProjectController
 from samdesk.ui.shortcuts_dialog import ShortcutsDialog
 from samdesk.ui.start_page import install_start_page
+from samdesk.ui.tool_bar import install_tool_bar
 from samdesk.ui.tools import TOOL_CLASSES, Tool
 from samdesk.ui.view_options import install_view_options
 from samdesk.ui.workflow import install_workflow
@@ -75,6 +77,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._wire()
         install_workflow(self)  # panels, dialogs, review states (samdesk.ui.workflow)
+        install_tool_bar(self)  # tool bar, active-tool indicator, refine banner
+        install_class_guard(self)  # accepting without a class asks for one
         install_start_page(self)  # recent projects, new, sample: until a project opens
         install_feedback(self)  # status texts that expire, model failures in the banner
         install_view_options(self)  # View → Hover Preview (persisted)

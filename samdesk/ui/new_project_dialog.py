@@ -32,8 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from samdesk.core import folder_count
+from samdesk.io.class_names import classes_from_names
 from samdesk.ui import theme
 from samdesk.ui.bridge import FutureBridge
+from samdesk.ui.class_names_field import ClassNamesField
 
 DEBOUNCE_MS = 300
 
@@ -80,6 +82,7 @@ class NewProjectDialog(QDialog):
         self.recursive.setChecked(True)
         self.info = QLabel()
         self.info.setWordWrap(True)
+        self.classes_field = ClassNamesField()  # samdesk.ui.class_names_field
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -90,6 +93,7 @@ class NewProjectDialog(QDialog):
         form.addRow("Folder:", row)
         form.addRow("Name:", self.name_edit)
         form.addRow("", self.recursive)
+        form.addRow("Classes:", self.classes_field)
         form.addRow(self.info)
         form.addRow(self.buttons)
         self.folder_edit.textChanged.connect(self._schedule)
@@ -125,11 +129,17 @@ class NewProjectDialog(QDialog):
 
     # ----- counting (debounced, on the worker) ----------------------------------------------
     def _schedule(self) -> None:
-        """A keystroke: forget the running count's answer, count again after a pause."""
+        """A keystroke: forget the running count's answer, count again after a pause.
+
+        Only cheap checks run here: whether the text is a folder (Create needs no count:
+        the root and the home folder are confirmed on Create) and its names file.
+        """
         self._wanted = next(self._ids)
         self.last_count = None
-        self._ok_button().setEnabled(False)
-        if self.folder() is None:
+        folder = self.folder()
+        self.classes_field.suggest_from(str(folder) if folder is not None else "")
+        self._ok_button().setEnabled(folder is not None and folder.is_dir())
+        if folder is None:
             self._debounce.stop()
             self._say("Choose an existing folder.")
             return
@@ -205,7 +215,10 @@ class NewProjectDialog(QDialog):
             return
         try:
             self.store = ProjectStore.create(
-                folder, self.name_edit.text().strip() or None, recursive=self.recursive.isChecked()
+                folder,
+                self.name_edit.text().strip() or None,
+                recursive=self.recursive.isChecked(),
+                classes=classes_from_names(self.classes_field.names()),
             )
         except FileExistsError as exc:
             self._say(f"{exc}. Use File → Open Project to open it.", error=True)

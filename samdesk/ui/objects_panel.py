@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from samdesk.core.document import AnnotationObject, ImageRecord, LabelClass
 from samdesk.ui.classes_panel import swatch
 from samdesk.ui.commands import set_class, set_hidden
+from samdesk.ui.naming import NO_CLASS
 
 COLUMNS = ("#", "Class", "Area (px²)", "Source")
 
@@ -118,7 +119,7 @@ class ObjectsModel(QAbstractTableModel):
             if column == 0:
                 return str(index.row() + 1)
             if column == 1:
-                return label_class.name if label_class else f"? (id {obj.class_id})"
+                return label_class.name if label_class else NO_CLASS  # never an internal id
             if column == 2:
                 return f"{self.area(obj):,.0f}"
             # A COCO crowd region (iscrowd) is one object standing for many: say so.

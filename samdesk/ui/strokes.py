@@ -39,7 +39,8 @@ class BrushStrokesMixin:
             # The stroke paints into its own copy: the step before it keeps the old mask
             # (Backspace), and an edited mask is no longer SAM's own answer (no logits).
             own = MaskCrop(self.draft.mask.mask.copy(), self.draft.mask.offset)
-            self.draft.step(mask=own, logits=None)
+            source = self.draft.state.source.brushed()  # a SAM mask painted on: "sam+brush"
+            self.draft.step(mask=own, logits=None, source=source)
             self._stroke = {"object": None, "crop": own, "last": (x, y), "value": value}
         self.stroke_to(x, y)
 
@@ -87,7 +88,7 @@ class BrushStrokesMixin:
                 if region.is_empty:
                     return RemoveObjectCommand(record, obj.id, self._changed)
                 new = AnnotationObject(
-                    obj.class_id, region, obj.source, obj.id, obj.prompt, obj.hidden
+                    obj.class_id, region, obj.source.brushed(), obj.id, obj.prompt, obj.hidden
                 )
                 return ReplaceObjectCommand(record, new, self._changed, "Brush stroke")
 

@@ -129,7 +129,9 @@ class Workflow(QObject):
             action.setProperty("menu_name", "Edit")
             edit.addAction(action)
             w.addAction(action)
-        self._add(edit, "add_class", "Add &Class", self.classes_panel.add_class, "Ctrl+Shift+N")
+        self._add(
+            edit, "add_class", "Add &Class…", self.classes_panel.ask_new_class, "Ctrl+Shift+N"
+        )
 
         go = self._menu("Go")
         go.addSeparator()

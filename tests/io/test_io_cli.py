@@ -125,6 +125,8 @@ def test_yolo_export_and_import_into_a_new_folder(
     assert capsys.readouterr().out.startswith("imported 2 images, 7 objects")
     fresh = ProjectStore.open(new_project)
     assert [c.name for c in fresh.project.classes] == ["cat", "dog"]
+    # Imported classes get digit keys like the ones made in the app (1–9, 0).
+    assert [c.key for c in fresh.project.classes] == [1, 2]
     for record in fresh.project.images:
         assert (new_project / record.path).is_file()
         assert record.path.startswith("images/")

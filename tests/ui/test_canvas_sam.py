@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
+from samdesk.core.document import ObjectSource
 from tests.ui.conftest import WAIT_MS, click, view_pos, wait_converted
 
 
@@ -41,8 +42,18 @@ def test_refine_selected_object_with_points(qtbot, window):
     qtbot.keyClick(canvas, Qt.Key.Key_Return)
     wait_converted(qtbot, annotator)
     (obj,) = annotator.record.objects
+    assert obj.source == ObjectSource.POLYGON
     annotator.select(obj.id)
     window.tool_actions["SAM Points"].trigger()
+    # Refining is an explicit mode (Shift+R / the tool bar), shown by a banner.
+    banner = window.tool_bar.refine_banner
+    assert not banner.isVisible()
+    qtbot.keyClick(canvas, Qt.Key.Key_R, Qt.KeyboardModifier.ShiftModifier)
+    assert annotator.refine_target == obj.id
+    assert (
+        banner.isVisible() and "Refining" in banner.text() and "img0.png #1 (car)" in banner.text()
+    )
+    assert "Esc" in banner.text()
     with qtbot.waitSignal(window.engine.decoded, timeout=WAIT_MS) as blocker:
         click(qtbot, canvas, 100, 90)
     prompt = blocker.args[0].prompt
@@ -53,9 +64,42 @@ def test_refine_selected_object_with_points(qtbot, window):
     wait_converted(qtbot, annotator)
     (refined,) = annotator.record.objects
     assert refined.id == obj.id and refined.region != obj.region
+    assert refined.source == ObjectSource.SAM  # SAM made the new geometry
     assert annotator.stack.undoText() == "Refine object"
+    assert not banner.isVisible()
     qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert annotator.record.objects[0].region == obj.region
+    assert annotator.record.objects[0].source == ObjectSource.POLYGON
+
+
+def test_plain_click_with_a_selection_starts_a_new_object(qtbot, window):
+    canvas, annotator = window.canvas, window.annotator
+    window.tool_actions["Polygon"].trigger()
+    for x, y in ((60, 50), (160, 50), (160, 130), (60, 130)):
+        click(qtbot, canvas, x, y)
+    qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    wait_converted(qtbot, annotator)
+    (obj,) = annotator.record.objects
+    annotator.select(obj.id)
+    window.tool_actions["SAM Points"].trigger()
+    with qtbot.waitSignal(window.engine.decoded, timeout=WAIT_MS) as blocker:
+        click(qtbot, canvas, 240, 160)
+    prompt = blocker.args[0].prompt
+    assert prompt.mask_input is None  # not the selected object's mask
+    assert annotator.draft.target_id is None and annotator.selected_id is None
+    assert not window.tool_bar.refine_banner.isVisible()
+    qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    wait_converted(qtbot, annotator)
+    first, second = annotator.record.objects
+    assert first == obj and first.source == ObjectSource.POLYGON  # untouched
+    assert second.source == ObjectSource.SAM
+    # Escape in the refine mode leaves the object as it was.
+    annotator.select(obj.id)
+    qtbot.keyClick(canvas, Qt.Key.Key_R, Qt.KeyboardModifier.ShiftModifier)
+    assert window.tool_bar.refine_banner.isVisible()
+    qtbot.keyClick(canvas, Qt.Key.Key_Escape)
+    assert annotator.refine_target is None and not window.tool_bar.refine_banner.isVisible()
+    assert annotator.record.objects[0] == obj
 
 
 def test_one_undo_stack_per_image(qtbot, window):

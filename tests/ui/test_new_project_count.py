@@ -37,8 +37,9 @@ def test_typing_counts_in_background_debounced(qtbot, tmp_path, monkeypatch):
     with qtbot.waitSignal(dialog.counted, timeout=WAIT_MS):
         for i in range(1, len(str(folder)) + 1):
             dialog.folder_edit.setText(str(folder)[:i])
-        assert not ok.isEnabled()  # nothing counted yet: Create waits for the answer
         assert calls == []  # debounced: no scan per keystroke
+        assert ok.isEnabled()  # an existing folder: Create need not wait for the count
+        assert dialog.info.text() == "Counting images…"
     assert dialog.last_count.images == 3 and ok.isEnabled()
     assert "3 images found" in dialog.info.text()
     main = threading.main_thread().name

@@ -104,3 +104,30 @@ def test_clicking_a_class_picks_it(qtbot, manual_window):
     qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert manual_window.annotator.class_id == 3
     assert panel.list.item(2).font().bold()
+
+
+def test_plus_button_asks_for_a_name_and_updates_menu_and_file(qtbot, manual_window, project):
+    from PySide6.QtCore import Qt
+
+    from tests.ui.modal_support import answer_modal, type_and_accept
+
+    panel = manual_window.workflow.classes_panel
+    store = manual_window.controller.store
+    asked: list[str] = []
+    seen = answer_modal(type_and_accept("bird", asked))
+    qtbot.mouseClick(panel.buttons["+"], Qt.MouseButton.LeftButton)
+    assert seen and asked[0] == "Name of the new class:" and asked[1] == "class 4"
+    assert _names(store)[-1] == ("bird", 4)
+    assert "bird" in [a.text() for a in manual_window._class_menu.actions()]
+    text = (project / "test.samdesk.yaml").read_text()
+    assert "name: bird" in text and "false" not in text.lower().split("classes:")[1][:400]
+    assert [c.name for c in ProjectStore.open(project).project.classes][-1] == "bird"
+    # Cancel adds nothing.
+    seen = answer_modal(lambda dialog: dialog.reject())
+    qtbot.mouseClick(panel.buttons["+"], Qt.MouseButton.LeftButton)
+    assert seen and len(store.project.classes) == 4
+    # A name must be a string: a bool (a signal's checked) is refused loudly.
+    import pytest
+
+    with pytest.raises(TypeError):
+        panel.add_class(False)
