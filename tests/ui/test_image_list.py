@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from samdesk.core.document import ReviewState
+from samdesk.core.document import LabelClass, ReviewState
 from samdesk.io.project import ProjectStore
 from samdesk.ui.image_list import LEGEND, NO_OBJECTS, PROBLEMS
 from tests.ui.conftest import WAIT_MS, _close, _open_window, write_images
@@ -21,7 +21,7 @@ def test_progress_legend_filters_and_problem_marks(qtbot, tmp_path):
     folder = tmp_path / "p"
     folder.mkdir()
     paths = write_images(folder, ((120, 90), (100, 80), (90, 70), (80, 60)))
-    ProjectStore.create(folder, "p")
+    ProjectStore.create(folder, "p", classes=[LabelClass(1, "car", "#e6194b", 1)])
     paths[3].unlink()  # gone since the project was made
     paths[2].write_bytes(b"\xff\xd8 not really an image")  # damaged
     window = _open_window(qtbot, folder, None)
