@@ -43,6 +43,7 @@ __all__ = [
     "check_image",
     "image_size",
     "natural_sort_key",
+    "open_memory_estimate",
     "read_image",
     "scan_images",
 ]
@@ -104,7 +105,8 @@ class ImageTooLargeError(ImageReadError):
             path,
             f"it is {width}×{height} = {width * height / 1e6:.0f} megapixels, above the "
             f"{limit / 1e6:.0f}-megapixel safety limit against decompression bombs; "
-            "open it with allow_large=True if you trust the file",
+            "if you trust the file, answer “Open anyway” in the window, or pass "
+            "--allow-large to samdesk encode",
         )
 
 
@@ -305,3 +307,19 @@ def _not_regular_reason(path: Path) -> str:
         return f"not a regular file (it is {file_kind(path.stat().st_mode)})"
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})"
+
+
+# Measured with benchmarks/bench_large_image_memory.py (open in the window + encode):
+# 20.3, 20.2, 20.1 bytes per pixel at 25, 50, 100 MP; the fit's constant is ~7 MiB.
+_OPEN_BYTES_PER_PIXEL = 20.2
+_OPEN_BYTES_FIXED = 8 * 2**20
+
+
+def open_memory_estimate(pixels: int) -> int:
+    """Bytes of memory that showing and encoding an image of ``pixels`` needs at its peak.
+
+    Linear fit of the measured peak resident memory (``bench_large_image_memory.py``):
+    the window's RGB array and pixmap stay while the encoder decodes the file again and
+    resizes it. The model's own memory (independent of the image) is not included.
+    """
+    return int(_OPEN_BYTES_PER_PIXEL * pixels + _OPEN_BYTES_FIXED)

@@ -45,6 +45,20 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="re-encode images that are already cached"
     )
+    parser.add_argument(
+        "--cache-limit-gb",
+        type=float,
+        default=10.0,
+        metavar="GB",
+        help="bound of the cache folder; least recently used entries are deleted beyond it "
+        "(default: 10; 0: no bound)",
+    )
+    parser.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="encode images above the pixel safety limit against decompression bombs "
+        "(~89 megapixels); only for files you trust",
+    )
 
 
 def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
@@ -69,6 +83,8 @@ def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
         print(f"samdesk encode: checkpoint not found: {args.checkpoint}", file=out)
         return 2
 
+    import functools
+
     from samdesk.engine.backend import Cancelled, SamBackend, default_read_image
     from samdesk.engine.cache import DiskCache, project_cache_dir
     from samdesk.engine.fingerprint import content_hash
@@ -82,7 +98,11 @@ def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     except OSError as exc:
         print(f"samdesk encode: {exc}", file=out)
         return 2
-    disk = DiskCache(cache_dir)
+    limit_gb = float(getattr(args, "cache_limit_gb", 10.0) or 0)
+    disk = DiskCache(cache_dir, int(limit_gb * 1000**3) if limit_gb > 0 else None)
+    read_image = functools.partial(
+        default_read_image, allow_large=bool(getattr(args, "allow_large", False))
+    )
     loaded = False
     failed = encoded = skipped = 0
     width = len(str(len(images)))
@@ -99,7 +119,8 @@ def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
             prefix = f"[{i:>{width}}/{len(images)}] {_display(path, folder)}"
             started = time.perf_counter()
             try:
-                if not args.force and disk.load(content_hash(path), model_key, str(path)):
+                digest = content_hash(path)  # once per image: reused for the encode below
+                if not args.force and disk.load(digest, model_key, str(path)):
                     skipped += 1
                     print(f"{prefix} cached", file=out, flush=True)
                     continue
@@ -118,10 +139,11 @@ def run_encode(args: argparse.Namespace, stream: TextIO | None = None) -> int:
                     backend=backend,
                     model_key=model_key,
                     disk=disk,
-                    read_image=default_read_image,
+                    read_image=read_image,
                     check_cancel=no_cancel,
                     on_notice=notice,
                     reuse_cached=not args.force,
+                    digest=digest,
                 )
             except Cancelled:  # pragma: no cover - no_cancel never raises
                 continue

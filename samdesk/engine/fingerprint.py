@@ -2,8 +2,15 @@
 
 The disk cache is keyed by what a file *contains*, never by its name: a renamed or copied
 image finds its embedding, and a checkpoint replaced under the same name never serves the
-old model's embeddings. Hashing a 2.5 GB ViT-H checkpoint takes seconds, so digests are
-remembered per (path, size, mtime); a file rewritten in place changes its mtime.
+old model's embeddings.
+
+Images are hashed in full every time they are asked about (:func:`content_hash`): a
+replacement that keeps size and mtime (``cp -p``, ``rsync -t``, unzip) must never get the
+old image's embedding, and blake2b over a 48 MP JPEG costs milliseconds
+(``benchmarks/bench_content_hash.py``), next to the half second its decoding takes.
+Hashing a 2.5 GB ViT-H checkpoint takes seconds, so checkpoint digests are remembered per
+:func:`file_signature`, which includes the inode and the ctime — a ctime the user cannot
+set, so a rewrite in place changes it even when the mtime is restored.
 """
 
 from __future__ import annotations
@@ -17,13 +24,29 @@ from samdesk.core.files import open_regular
 
 _CHUNK = 1 << 20
 
+Signature = tuple[int, int, int, int, int]
+
+
+def file_signature(path: str | os.PathLike[str]) -> Signature | None:
+    """(device, inode, size, mtime ns, ctime ns) of the file, None where it proves nothing.
+
+    On Windows ``st_ctime`` is the creation time, which an overwrite in place keeps; there
+    the signature cannot tell a same-size same-mtime replacement, so it is None and the
+    caller must hash. Raises OSError when the file cannot be stat'ed.
+    """
+    st = os.stat(path)
+    if os.name == "nt":
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
 
 class FileDigests:
-    """Thread-safe ``path -> hex digest`` memo, invalidated by size or mtime changes."""
+    """Thread-safe ``path -> hex digest`` memo, invalidated by any :func:`file_signature`
+    change (never used where the signature proves nothing)."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._lock = threading.Lock()
-        self._memo: dict[tuple[str, int, int], str] = {}
+        self._memo: dict[tuple[str, Signature], str] = {}
         self._max_entries = max_entries
 
     def digest(self, path: str | os.PathLike[str]) -> str:
@@ -32,8 +55,10 @@ class FileDigests:
         Raises OSError when the file cannot be read.
         """
         real = os.path.realpath(path)
-        st = os.stat(real)
-        key = (real, st.st_size, st.st_mtime_ns)
+        signature = file_signature(real)
+        if signature is None:
+            return hash_file(real)
+        key = (real, signature)
         with self._lock:
             hit = self._memo.get(key)
         if hit is not None:
@@ -60,8 +85,8 @@ _DIGESTS = FileDigests()
 
 
 def content_hash(path: str | os.PathLike[str]) -> str:
-    """The image file's content hash (process-wide memo)."""
-    return _DIGESTS.digest(path)
+    """The image file's content hash, computed from its bytes on every call (no memo)."""
+    return hash_file(path)
 
 
 # What samdesk computes from a checkpoint, as a version mixed into its fingerprint. Bump it

@@ -33,6 +33,10 @@ class ModelUnavailable(RuntimeError):
     """There is no model to encode with (its load failed); the message says why."""
 
 
+class NonFiniteEmbedding(RuntimeError):
+    """The model produced NaN or infinite features; they are never cached or shown."""
+
+
 def produce_embedding(
     path: str | os.PathLike[str],
     image_key: str,
@@ -44,16 +48,19 @@ def produce_embedding(
     check_cancel: CheckCancel,
     on_notice: Callable[[str], None],
     reuse_cached: bool = True,
+    digest: str | None = None,
 ) -> Embedding:
     """The embedding of the image file at ``path``, from the disk cache or the model.
 
     ``check_cancel`` is called between stages and raises ``Cancelled``; ``on_notice``
     receives non-fatal messages (the CPU fallback, an unwritable cache);
-    ``reuse_cached=False`` re-encodes and overwrites the cache entry. Errors (unreadable
+    ``reuse_cached=False`` re-encodes and overwrites the cache entry; ``digest`` is the
+    file's :func:`content_hash` when the caller has just computed it. Errors (unreadable
     image, model failure) propagate; :func:`describe_error` words them.
     """
     check_cancel()
-    digest = content_hash(path)
+    if digest is None:
+        digest = content_hash(path)
     if disk is not None and reuse_cached:
         cached = disk.load(digest, model_key, image_key)
         if cached is not None:
@@ -68,13 +75,21 @@ def produce_embedding(
             raise
         on_notice(CPU_FALLBACK_MESSAGE.format(name=Path(path).name))
         encoded = backend.encode(rgb, check_cancel)
+    if not np.isfinite(encoded.features).all():
+        # A damaged or hostile checkpoint (finite weights can still overflow): caching
+        # this would serve blank masks for this image from now on.
+        bad = int(np.count_nonzero(~np.isfinite(encoded.features)))
+        raise NonFiniteEmbedding(
+            f"the model produced {bad:,} NaN or infinite values in its embedding; nothing "
+            "was cached. The checkpoint is probably damaged: download it again."
+        )
     embedding = Embedding(
         image_key, model_key, encoded.features, encoded.original_size, encoded.input_size
     )
     if disk is not None:
         try:
-            disk.save(digest, embedding)
-        except OSError as exc:
+            disk.save(digest, embedding, replace_valid=not reuse_cached)
+        except (OSError, ValueError) as exc:
             # The embedding is still good for this session; only the next one pays again.
             on_notice(f"Could not write the embedding cache in {disk.directory}: {exc}")
     return embedding
@@ -84,7 +99,7 @@ def describe_error(exc: BaseException, name: str | None = None) -> str:
     """A user-readable message for an exception raised while producing an embedding."""
     if isinstance(exc, DeviceOutOfMemory):
         detail = "out of memory (even on the CPU); try a smaller image or model"
-    elif isinstance(exc, ModelUnavailable):
+    elif isinstance(exc, (ModelUnavailable, NonFiniteEmbedding)):
         detail = str(exc)
     elif isinstance(exc, FileNotFoundError):
         detail = f"file not found ({exc.filename or exc})"

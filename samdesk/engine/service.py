@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samdesk.engine.backend import Cancelled, Decoder, EncoderBackend, default_read_image
-from samdesk.engine.cache import DiskCache, MemoryCache
+from samdesk.engine.cache import DEFAULT_DISK_LIMIT, DiskCache, MemoryCache
 from samdesk.engine.embedding import (
     FEATURES_SHAPE,
     Embedding,
@@ -47,6 +47,7 @@ from samdesk.engine.embedding import (
     EncodeError,
     ServiceStatus,
 )
+from samdesk.engine.fingerprint import Signature, content_hash, file_signature
 from samdesk.engine.pipeline import (
     ModelUnavailable,
     ReadImage,
@@ -96,6 +97,7 @@ class EncoderService:
         cache_read_first: folders read (never written) before ``cache_dir`` — the
             project's cache filled by ``samdesk encode`` when ``cache_dir`` is the user's.
         memory_limit_bytes: bound of the in-memory LRU (4 MiB per embedding).
+        disk_limit_bytes: bound of the disk cache folder (LRU pruning; None: unbounded).
         prefetch_count: how many images after the current one to encode ahead.
         prefetch_hold_s: a prefetch starts only once the decoder has been idle this long
             (see :meth:`decoder_busy`).
@@ -123,10 +125,16 @@ class EncoderService:
         read_image: ReadImage = default_read_image,
         prefetch_hold_s: float = DEFAULT_PREFETCH_HOLD,
         clock: Callable[[], float] = time.monotonic,
+        disk_limit_bytes: int | None = DEFAULT_DISK_LIMIT,
     ) -> None:
         self._backend = backend
         self.memory = MemoryCache(memory_limit_bytes)
-        self.disk = DiskCache(cache_dir, cache_read_first) if cache_dir is not None else None
+        self._disk_limit = disk_limit_bytes
+        self.disk = (
+            DiskCache(cache_dir, disk_limit_bytes, read_first=cache_read_first)
+            if cache_dir is not None
+            else None
+        )
         self.prefetch_count = max(0, int(prefetch_count))
         self._on_ready = on_ready
         self._on_error = on_error
@@ -140,6 +148,11 @@ class EncoderService:
         self._current_id = 0
         self._last_id = 0
         self._failed: set[str] = set()
+        # path -> (file signature when hashed, content hash). The memory cache is keyed by
+        # content; a path maps to its entry only while the file's signature is unchanged.
+        # Without a signature (Windows) the mapping holds until the user shows the image
+        # again: set_current always re-hashes there (milliseconds, on the worker).
+        self._digests: dict[str, tuple[Signature | None, str]] = {}
         self._large: set[str] = set()
         self._closed = False
         self._item_bytes = _EMBEDDING_BYTES
@@ -191,7 +204,10 @@ class EncoderService:
             self._current_id = self._last_id
             self._current = key
             self._failed.discard(key)
-            embedding = self.memory.get(key)
+            known = self._digests.get(key)
+            if known is not None and known[0] is None:
+                del self._digests[key]
+            embedding = self._from_memory_locked(key)
             self._wake_locked()
             return Ticket(self._current_id, key, embedding)
 
@@ -231,7 +247,11 @@ class EncoderService:
         Entries are keyed by image content and model, so nothing in memory is invalid;
         an encode already running still saves into the previous folder, which is harmless.
         """
-        disk = DiskCache(cache_dir, read_first) if cache_dir is not None else None
+        disk = (
+            DiskCache(cache_dir, self._disk_limit, read_first=read_first)
+            if cache_dir is not None
+            else None
+        )
         with self._cond:
             self.disk = disk
 
@@ -256,7 +276,8 @@ class EncoderService:
 
     def embedding(self, path: str | os.PathLike[str]) -> Embedding | None:
         """The embedding if it is in memory (does not schedule anything)."""
-        return self.memory.get(str(path))
+        with self._cond:
+            return self._from_memory_locked(str(path))
 
     @property
     def model_key(self) -> str | None:
@@ -318,8 +339,38 @@ class EncoderService:
             plan.append(key)
         return plan
 
+    def _digest_locked(self, key: str) -> str | None:
+        """The content hash of ``key`` if it was hashed and the file is unchanged since.
+
+        A stat per call: a file replaced while the program runs (even with the same size
+        and mtime: ``cp -p``) has another signature and must be hashed again.
+        """
+        known = self._digests.get(key)
+        if known is None:
+            return None
+        if known[0] is None:
+            return known[1]
+        try:
+            signature = file_signature(key)
+        except OSError:
+            signature = None
+        if signature is None or signature != known[0]:
+            del self._digests[key]
+            return None
+        return known[1]
+
+    def _from_memory_locked(self, key: str) -> Embedding | None:
+        digest = self._digest_locked(key)
+        embedding = self.memory.get(digest) if digest is not None else None
+        if embedding is not None and embedding.image_key != key:
+            embedding = embedding.with_key(key)  # same content under another path
+        return embedding
+
     def _needs_work_locked(self, key: str) -> bool:
-        if key in self._failed or key in self.memory:
+        if key in self._failed:
+            return False
+        digest = self._digest_locked(key)
+        if digest is not None and digest in self.memory:
             return False
         # Without a model only the current image is "tried", to report why it can't be.
         return self._model_error is None or key == self._current
@@ -334,7 +385,7 @@ class EncoderService:
     def _take_job_locked(self) -> tuple[_Job | None, float | None]:
         """The next job, or (None, seconds a held prefetch still waits / None: no work)."""
         plan = self._plan_locked()
-        self.memory.pin(plan)
+        self.memory.pin(d for k in plan if (d := self._digest_locked(k)) is not None)
         todo = [key for key in plan if self._needs_work_locked(key)]
         if not todo:
             return None, None
@@ -448,16 +499,26 @@ class EncoderService:
         try:
             if self._model_error is not None:
                 raise ModelUnavailable(self._model_error)
-            embedding = produce_embedding(
-                key,
-                key,
-                backend=self._backend,
-                model_key=self._model_key or "",
-                disk=disk,
-                read_image=read_image,
-                check_cancel=check_cancel,
-                on_notice=notice,
-            )
+            # Signature first: a change while hashing then shows as a new signature later.
+            signature = file_signature(key)
+            digest = content_hash(key)
+            with self._cond:
+                self._digests[key] = (signature, digest)
+                embedding = self.memory.get(digest)
+            if embedding is not None:
+                embedding = embedding.with_key(key)  # the same picture under another path
+            else:
+                embedding = produce_embedding(
+                    key,
+                    key,
+                    backend=self._backend,
+                    model_key=self._model_key or "",
+                    disk=disk,
+                    read_image=read_image,
+                    check_cancel=check_cancel,
+                    on_notice=notice,
+                    digest=digest,
+                )
         except Cancelled:
             return
         except Exception as exc:
@@ -470,7 +531,7 @@ class EncoderService:
         with self._cond:
             # Cache and decide under the lock: set_current() either finds it in memory
             # (and takes it from its Ticket) or is already current here -- never both.
-            self.memory.put(key, embedding)
+            self.memory.put(digest, embedding)
             self._item_bytes = max(self._item_bytes, embedding.nbytes)
             deliver = key == self._current and not self._closed
             request_id = self._current_id

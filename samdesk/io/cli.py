@@ -205,52 +205,70 @@ def merge_import(store: ProjectStore, result: ImportResult) -> tuple[int, int, l
     """
     from samdesk.io.safe_paths import UnsafePathError, is_inside, not_an_image
 
+    known = list(store.project.classes)
     class_map = _merge_classes(store, result.classes)
+    if len(store.project.classes) != len(known):
+        # Classes first: an image file written below never names a class the project
+        # file lacks, even when the import stops midway.
+        try:
+            store.save_project()
+        except BaseException:
+            store.project.classes[:] = known  # nothing written: nothing changed in memory
+            raise
     root = store.root
     images = objects = 0
     skipped: list[str] = []
-    for imported in result.images:
-        source = (result.image_root / imported.path).resolve()
-        if not source.is_file():
-            skipped.append(f"{imported.path}: image file not found, not added")
-            continue
-        # The formats already refuse such paths; checked again here because this is where
-        # files are read and copied (a format added later may forget).
-        if not is_inside(source, result.image_root):
-            skipped.append(f"{imported.path}: outside the dataset folder, not added")
-            continue
-        reason = not_an_image(source)
-        if reason is not None:
-            skipped.append(f"{imported.path}: {reason}, not added")
-            continue
-        try:
-            relative = source.relative_to(root).as_posix()
-        except ValueError:
+    try:
+        for imported in result.images:
+            source = (result.image_root / imported.path).resolve()
+            if not source.is_file():
+                skipped.append(f"{imported.path}: image file not found, not added")
+                continue
+            # The formats already refuse such paths; checked again here because this is
+            # where files are read and copied (a format added later may forget).
+            if not is_inside(source, result.image_root):
+                skipped.append(f"{imported.path}: outside the dataset folder, not added")
+                continue
+            reason = not_an_image(source)
+            if reason is not None:
+                skipped.append(f"{imported.path}: {reason}, not added")
+                continue
             try:
-                relative = _copy_in(source, root, imported.path)
-            except UnsafePathError as e:
-                skipped.append(f"{imported.path}: {e}, not added")
-                continue
-            if relative is None:
-                skipped.append(f"{imported.path}: a different file exists in the project")
-                continue
-        store.add_images([root / relative])
-        record = store.load_image_annotations(relative)
-        if imported.width and imported.height and not (record.width and record.height):
-            record.width, record.height = imported.width, imported.height
-        added, duplicates = _new_objects(record.objects, imported.objects, class_map)
-        for number in duplicates:
-            result.warnings.append(
-                f"{imported.path}: object {number} of the file covers the same pixels as an "
-                "object of the same class already on the image, not added again"
-            )
-        if imported.split and not record.split:
-            record.split = imported.split
-        record.objects.extend(added)
-        store.save_image(record)
-        images += 1
-        objects += len(added)
-    store.save_project()
+                relative = source.relative_to(root).as_posix()
+            except ValueError:
+                try:
+                    relative = _copy_in(source, root, imported.path)
+                except UnsafePathError as e:
+                    skipped.append(f"{imported.path}: {e}, not added")
+                    continue
+                if relative is None:
+                    skipped.append(f"{imported.path}: a different file exists in the project")
+                    continue
+            store.add_images([root / relative])
+            record = store.load_image_annotations(relative)
+            if imported.width and imported.height and not (record.width and record.height):
+                record.width, record.height = imported.width, imported.height
+            added, duplicates = _new_objects(record.objects, imported.objects, class_map)
+            for number in duplicates:
+                result.warnings.append(
+                    f"{imported.path}: object {number} of the file covers the same pixels as "
+                    "an object of the same class already on the image, not added again"
+                )
+            before, split = record.objects, record.split
+            if imported.split and not record.split:
+                record.split = imported.split
+            record.objects = [*before, *added]
+            try:
+                store.save_image(record)
+            except BaseException:
+                # In memory as on disk (a window's store lives on after a failed import).
+                record.objects, record.split = before, split
+                raise
+            images += 1
+            objects += len(added)
+    finally:
+        # The images added so far are listed even when a later one fails.
+        store.save_project()
     return images, objects, skipped
 
 

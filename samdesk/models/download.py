@@ -5,16 +5,25 @@ SHA-256 match the published values, so ``dest`` is either absent or complete and
 An interrupted or cancelled download keeps its ``.part``; the next call asks the server for
 the rest with an HTTP Range request. One download per ``dest`` at a time: the caller (the
 UI's download service) must not start two for the same file.
+
+Cancelling takes effect within a fraction of a second even against a server that sends a
+byte now and then: reads return whatever has arrived (``read1``, never "wait for a full
+megabyte"), and a watcher thread shuts the connection's socket down as soon as ``cancel``
+is set, which wakes a read blocked in the socket (connecting, waiting for headers or
+for the body alike).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import http.client
 import logging
 import os
 import re
 import shutil
+import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -123,16 +132,114 @@ def download(
         hasher = fetch.hash_prefix(offset)
         _report(progress, offset, expected_size)
     else:
-        try:
-            hasher = fetch.run(offset)
-        except _RestartFromZero:
-            part.unlink(missing_ok=True)
-            hasher = fetch.run(0)
+        with fetch.watch:
+            try:
+                hasher = fetch.run(offset)
+            except _RestartFromZero:
+                part.unlink(missing_ok=True)
+                hasher = fetch.run(0)
 
     _verify(part, url, hasher.hexdigest(), sha256, expected_size)
     # Same folder, so the rename is atomic: dest appears complete or not at all.
     os.replace(part, dest)
     return dest
+
+
+class _CancelWatch:
+    """Shuts down the download's sockets as soon as ``cancel`` is set.
+
+    A blocked ``recv`` returns (or fails) at once when its socket is shut down from
+    another thread, so a cancel never waits for the next byte of a slow server or for the
+    read timeout. Used as a context manager around the transfer; without a cancel event
+    it does nothing.
+    """
+
+    POLL_S = 0.05
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self.cancel = cancel
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _CancelWatch:
+        if self.cancel is not None:
+            self._thread = threading.Thread(
+                target=self._run, name="samdesk-download-cancel", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            self._sockets.clear()
+
+    def add(self, sock: socket.socket) -> None:
+        """Watch ``sock`` (shut down at once when the download is already cancelled)."""
+        with self._lock:
+            self._sockets.append(sock)
+        if self.cancel is not None and self.cancel.is_set():
+            self._shutdown()
+
+    def _run(self) -> None:
+        assert self.cancel is not None
+        while not self._done.is_set():
+            if self.cancel.wait(self.POLL_S):
+                self._shutdown()
+                return
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # already closed: nothing to wake
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _WatchedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: object, watch: _CancelWatch, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._watch = watch
+
+    def connect(self) -> None:
+        super().connect()
+        self._watch.add(self.sock)
+
+
+class _WatchedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: object, watch: _CancelWatch, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._watch = watch
+
+    def connect(self) -> None:
+        super().connect()
+        self._watch.add(self.sock)
+
+
+class _WatchedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, watch: _CancelWatch) -> None:
+        super().__init__()
+        self._watch = watch
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_WatchedHTTPConnection, watch=self._watch), req)
+
+
+class _WatchedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, watch: _CancelWatch) -> None:
+        super().__init__()
+        self._watch = watch
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(
+            functools.partial(_WatchedHTTPSConnection, watch=self._watch),
+            req,
+            context=self._context,
+        )
 
 
 class _Fetch:
@@ -155,6 +262,10 @@ class _Fetch:
         self.cancel = cancel
         self.timeout = timeout
         self.chunk_size = chunk_size
+        self.watch = _CancelWatch(cancel)
+        self._opener = urllib.request.build_opener(
+            _WatchedHTTPHandler(self.watch), _WatchedHTTPSHandler(self.watch)
+        )
 
     def hash_prefix(self, offset: int) -> hashlib._Hash:
         """SHA-256 state over the first ``offset`` bytes already in ``part``.
@@ -187,8 +298,9 @@ class _Fetch:
         if offset:
             request.add_header("Range", f"bytes={offset}-")
         try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
+            response = self._opener.open(request, timeout=self.timeout)
         except urllib.error.HTTPError as error:
+            _check_cancel(self.cancel)
             with error:  # an HTTPError holds the connection open until closed
                 if error.code == 416 and offset:
                     return self._after_416(offset, error.headers.get("Content-Range"), hasher)
@@ -198,6 +310,7 @@ class _Fetch:
                     f"download it by hand into {self.part.parent}."
                 ) from error
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            _check_cancel(self.cancel)  # the watcher shut the socket down: not a failure
             raise DownloadError(_connect_message(self.url, error, self.timeout)) from error
 
         with response:
@@ -288,12 +401,16 @@ class _Fetch:
                 # stops the transfer at once; what was written stays for a resume.
                 _check_cancel(self.cancel)
                 try:
-                    chunk = response.read(self.chunk_size)
+                    # read1: what has arrived (up to chunk_size), not a full chunk — a
+                    # slow server must not hold the loop (and the cancel check) for minutes.
+                    chunk = response.read1(self.chunk_size)
                 except (OSError, http.client.HTTPException) as error:
+                    _check_cancel(self.cancel)
                     raise DownloadError(
                         _interrupted_message(self.url, done, total, error, self.timeout)
                     ) from error
                 if not chunk:
+                    _check_cancel(self.cancel)  # a shut-down socket reads as the end
                     break
                 out.write(chunk)
                 hasher.update(chunk)

@@ -3,11 +3,16 @@
 Never trusts the file name or a fixed vit_b/l/h table: embed dim, depth, heads, window size
 and global-attention blocks all come from the weights, so reduced or custom ViTs load too.
 Files are always read with ``torch.load(..., weights_only=True)``: a pickle containing code
-is refused, never executed.
+is refused, never executed. A hostile file cannot make the loader allocate what it does not
+hold: its declarations are checked first (``checkpoint_scan``), zip checkpoints are memory-
+mapped rather than read, and the architecture read from the shapes must be in SAM's range
+and match the stored tensors on the ``meta`` device before the real model is built
+(``checkpoint_checks``).
 """
 
 from __future__ import annotations
 
+import logging
 import pickle
 import pickletools
 import re
@@ -21,12 +26,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from samdesk.sam import checkpoint_checks, checkpoint_scan
 from samdesk.sam.errors import SamCheckpointError
 from samdesk.sam.image_encoder import ImageEncoderViT
 from samdesk.sam.mask_decoder import MaskDecoder
 from samdesk.sam.prompt_encoder import PromptEncoder
 from samdesk.sam.sam import Sam
 from samdesk.sam.transformer import TwoWayTransformer
+
+log = logging.getLogger(__name__)
 
 IMAGE_SIZE = 1024
 
@@ -106,10 +114,20 @@ def _read_file(path: Path) -> object:
     if path.stat().st_size == 0:
         raise SamCheckpointError(f"Checkpoint file is empty: {path}. Download it again.")
     try:
+        # Refuses compressed records, storages larger than their records and tensors
+        # outside their storage, before torch.load allocates anything.
+        checkpoint_scan.scan(path)
+        # Zip checkpoints are memory-mapped: tensors are read lazily from the file, so
+        # a file can never make this allocate more than the pages actually touched.
+        mmap = checkpoint_scan.is_zip_checkpoint(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        mmap = False
+        log.info("checkpoint scan of %s failed: %s", path, exc)
+    try:
         with warnings.catch_warnings():
             # Plain pickles (protocol > 2) trigger a torch warning; the error below says more.
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         message = str(exc)
         if "GLOBAL" in message or _pickle_has_globals(path):
@@ -313,7 +331,9 @@ def _build_vit_encoder(info: ModelInfo) -> ImageEncoderViT:
     )
 
 
-def _build_tiny_vit_encoder(sd: Mapping[str, torch.Tensor]) -> tuple[nn.Module, ModelInfo]:
+def _build_tiny_vit_encoder(
+    sd: Mapping[str, torch.Tensor], path: Path
+) -> tuple[nn.Module, ModelInfo]:
     """TinyViT encoder and its info (kept apart: the module belongs to tiny_vit.py)."""
     from samdesk.sam.tiny_vit import TinyViT, infer_tiny_vit_config
 
@@ -325,6 +345,7 @@ def _build_tiny_vit_encoder(sd: Mapping[str, torch.Tensor]) -> tuple[nn.Module, 
         raise SamCheckpointError(
             f"MobileSAM (TinyViT) image encoder not understood: {exc}"
         ) from exc
+    checkpoint_checks.check_tiny_vit_ranges(config, path)
     encoder = TinyViT(**config)
     embed_dims = list(config.get("embed_dims", [0]))
     heads = list(config.get("num_heads", [0]))
@@ -340,8 +361,8 @@ def _build_tiny_vit_encoder(sd: Mapping[str, torch.Tensor]) -> tuple[nn.Module, 
     return encoder, info
 
 
-def _load_weights(model: Sam, sd: Mapping[str, torch.Tensor], path: Path) -> None:
-    expected = model.state_dict()
+def _check_matches(expected: Mapping[str, torch.Tensor], sd: Mapping[str, Any], path: Path) -> None:
+    """Refuse unless ``sd`` has exactly the keys and shapes of ``expected``."""
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
     if missing or unexpected:
@@ -361,10 +382,28 @@ def _load_weights(model: Sam, sd: Mapping[str, torch.Tensor], path: Path) -> Non
             f"{path.name}: {len(bad)} weights have unexpected shapes, e.g. {k} is "
             f"{tuple(sd[k].shape)}, expected {tuple(expected[k].shape)}."
         )
+
+
+def _load_weights(model: Sam, sd: Mapping[str, torch.Tensor], path: Path) -> None:
+    _check_matches(model.state_dict(), sd, path)
     # Floating tensors (fp16/bf16 files included) are loaded as fp32; integer buffers
     # (BatchNorm's num_batches_tracked) keep their dtype.
     converted = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
     model.load_state_dict(converted, strict=True)
+
+
+def _build_model(
+    sd: Mapping[str, torch.Tensor], family: str, decoder: Mapping[str, int], path: Path
+) -> tuple[Sam, ModelInfo]:
+    """The model the shapes describe (on the current default device), range-checked."""
+    if family == "vit":
+        info = infer_vit_info(sd)
+        checkpoint_checks.check_vit_ranges(info, path)
+        encoder: nn.Module = _build_vit_encoder(info)
+    else:
+        encoder, info = _build_tiny_vit_encoder(sd, path)
+    prompt_encoder, mask_decoder = build_prompt_and_decoder(**decoder)
+    return Sam(encoder, prompt_encoder, mask_decoder), info
 
 
 def load_model(
@@ -390,14 +429,18 @@ def load_model(
 
     path = Path(path)
     sd = _unwrap(_read_file(path), path)
+    checkpoint_checks.check_tensors(sd, path)
     family = _recognise_family(sd, path)
-    if family == "vit":
-        info = infer_vit_info(sd)
-        encoder: nn.Module = _build_vit_encoder(info)
-    else:
-        encoder, info = _build_tiny_vit_encoder(sd)
-    prompt_encoder, mask_decoder = build_prompt_and_decoder(**_decoder_config(sd))
-    model = Sam(encoder, prompt_encoder, mask_decoder)
+    decoder = _decoder_config(sd)
+    checkpoint_checks.check_decoder_ranges(decoder, path)
+    # The architecture comes from the file: in range, and matching the stored tensors
+    # shape for shape on the meta device (no memory), before the real model is built.
+    with torch.device("meta"):
+        skeleton, info = _build_model(sd, family, decoder, path)
+    _check_matches(skeleton.state_dict(), sd, path)
+    del skeleton
+    checkpoint_checks.check_finite(sd, path)
+    model, info = _build_model(sd, family, decoder, path)
     _load_weights(model, sd, path)
 
     dev = device if isinstance(device, torch.device) else select_device(device)

@@ -12,7 +12,6 @@ has come back, so it runs at the rate the decoder sustains and never lags behind
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,16 @@ from PySide6.QtGui import QUndoGroup, QUndoStack
 from samdesk.core.document import AnnotationObject, ImageRecord, LabelClass, ObjectSource, Region
 from samdesk.ui.accepting import Conversion, RegionConverter
 from samdesk.ui.commands import (
-    AddObjectCommand,
     RemoveObjectCommand,
     ReplaceObjectCommand,
     set_class,
     set_hidden,
 )
+from samdesk.ui.draft_stash import DraftStashMixin, StashedDraft
 from samdesk.ui.engine_bridge import EngineBridge, now
-from samdesk.ui.naming import new_object_label
 from samdesk.ui.refining import RefineMixin
 from samdesk.ui.strokes import BrushStrokesMixin
-from samdesk.ui.tools.draft import Draft, candidates_from, draft_prompt_record, draft_region
+from samdesk.ui.tools.draft import Draft, candidates_from, draft_region
 from samdesk.ui.tools.masks import (
     MaskCrop,
     low_res_logits,
@@ -41,7 +39,7 @@ from samdesk.ui.tools.masks import (
 )
 
 
-class Annotator(RefineMixin, BrushStrokesMixin, QObject):
+class Annotator(DraftStashMixin, RefineMixin, BrushStrokesMixin, QObject):
     """Signals:
     draft_changed(): the object being built (or the hover preview) changed.
     document_changed(object): an ImageRecord's objects changed (after a command).
@@ -77,6 +75,8 @@ class Annotator(RefineMixin, BrushStrokesMixin, QObject):
         self.classes: list[LabelClass] = []
         self.class_id: int | None = None
         self.draft: Draft | None = None
+        self.stashed: dict[str, StashedDraft] = {}
+        """Unaccepted objects of images not on screen, by image path (``draft_stash``)."""
         self.hover: MaskCrop | None = None
         self.hover_score: float | None = None
         self.hover_enabled = True  # View → Hover Preview (samdesk.ui.view_options)
@@ -101,8 +101,9 @@ class Annotator(RefineMixin, BrushStrokesMixin, QObject):
 
     # ----- project and image ---------------------------------------------------------------
     def set_project(self, store: Any) -> None:
-        """A project was opened: forget the previous one's stacks and drafts."""
+        """A project was opened: forget the previous one's stacks and drafts (asked about)."""
         self.converter.cancel()  # its stack goes
+        self.stashed.clear()
         for stack in self._stacks.values():
             stack.indexChanged.disconnect(self._on_index_changed)
             self.undo_group.removeStack(stack)
@@ -116,7 +117,8 @@ class Annotator(RefineMixin, BrushStrokesMixin, QObject):
         self.set_class(self.classes[0].id if self.classes else None)
 
     def set_image(self, row: int | None, record: ImageRecord | None) -> None:
-        """The image on screen changed (its annotations are loaded)."""
+        """The image on screen changed (its annotations loaded); drafts kept per image."""
+        self._stash_draft()
         self.row, self.record = row, record
         self._reset_image_state()
         if record is None:
@@ -133,6 +135,7 @@ class Annotator(RefineMixin, BrushStrokesMixin, QObject):
         # A read-only project is view-only: without an active stack every edit is refused.
         self.undo_group.setActiveStack(None if self.read_only else stack)
         self.waiting_changed.emit(self.waiting)
+        self._restore_draft(record)
 
     def image_size(self) -> tuple[int, int]:
         """(width, height) of the image on screen."""
@@ -188,6 +191,7 @@ class Annotator(RefineMixin, BrushStrokesMixin, QObject):
         lost = draft is not None and (draft.has_prompt or draft.state.logits is not None)
         lost = lost and not self._frozen(quiet=True)  # being accepted: its mask is final
         self.draft = None if lost else draft
+        self._strip_stashed_logits()
         self.hover = self._pending = self._hover_next = None
         self._needs_decode = self._accept_when_ready = False
         self.draft_changed.emit()  # the waiting state follows the bridge's availability_changed
@@ -309,30 +313,15 @@ class Annotator(RefineMixin, BrushStrokesMixin, QObject):
         if self._pending is not None and self._pending_kind != "hover":
             self._accept_when_ready = True
             return True
-        prompt = draft_prompt_record(draft)
 
         def build(region: Region) -> Any:  # on the GUI thread, right before the push
             if region.is_empty:
                 self.message.emit("Nothing to accept: the object is empty")
                 return None
-            old = None
-            if draft.target_id is not None:
-                old = next((o for o in record.objects if o.id == draft.target_id), None)
             if self.draft is draft:
                 self._finish_draft()
-            if old is not None:
-                new = replace(
-                    old,
-                    class_id=draft.class_id,
-                    region=region,
-                    prompt=prompt or old.prompt,
-                    source=draft.state.source,  # true to how the new geometry was made
-                )
-                self.message.emit(f"Refined {self.describe(old)}")
-                return ReplaceObjectCommand(record, new, self._changed, "Refine object")
-            obj = AnnotationObject(draft.class_id, region, draft.state.source, prompt=prompt)
-            self.message.emit(f"Added {new_object_label(record, obj, self.classes)}")
-            return AddObjectCommand(record, obj, self._changed)
+            self._forget_draft(draft)  # accepted after its image was left: not pending
+            return self._draft_command(draft, record, region)
 
         if draft.polygon:  # a drawn polygon: nothing to trace
             command = build(draft_region(draft, *polygon_options(self.store)))

@@ -44,12 +44,16 @@ def _encoder_dtype(precision: str, device: str | None) -> str | None:
     return "bfloat16" if precision == "bf16" else "float16"
 
 
+# samdesk.engine.cache.DEFAULT_DISK_LIMIT, repeated so this module imports no engine code.
+_DEFAULT_DISK_LIMIT = 10 * 1000**3
+
 _DEFAULT_OPTIONS: dict[str, Any] = {
     "cache_dir": None,
     "prefetch_count": 3,
     "device": None,
     "memory_limit_bytes": None,
     "precision": "fp32",
+    "disk_limit_bytes": _DEFAULT_DISK_LIMIT,
 }
 
 
@@ -87,6 +91,7 @@ class EngineBridge(QObject):
         device: str | None = None,
         memory_limit_bytes: int | None = None,
         precision: str = "fp32",
+        disk_limit_bytes: int | None = _DEFAULT_DISK_LIMIT,
     ) -> None:
         super().__init__(parent)
         self._calls = CallbackBridge(self)
@@ -114,6 +119,7 @@ class EngineBridge(QObject):
                 "device": device,
                 "memory_limit_bytes": memory_limit_bytes,
                 "precision": precision,
+                "disk_limit_bytes": disk_limit_bytes,
             },
         )
 
@@ -142,6 +148,7 @@ class EngineBridge(QObject):
             cache_dir=cache_dir if cache_dir is not None else _default_cache_dir(),
             cache_read_first=list(self._read_first),
             prefetch_count=options["prefetch_count"],
+            disk_limit_bytes=options.get("disk_limit_bytes", _DEFAULT_DISK_LIMIT),
             **extra,
             on_ready=self._this_generation(self._on_ready),
             on_error=self._this_generation(self._on_error),

@@ -96,6 +96,7 @@ class ImageListModel(QAbstractListModel):
         self._file_problems: dict[int, str] = {}
         self._annotation_problems: dict[int, str] = {}
         self._marks: dict[str, str] = {}  # image path → a problem in words (save state)
+        self._drafts: set[str] = set()  # image paths with an unaccepted object (✎)
 
     def set_images(self, images: list[ImageRecord], object_counts: list[int]) -> None:
         self.beginResetModel()
@@ -126,6 +127,17 @@ class ImageListModel(QAbstractListModel):
         for row, record in enumerate(self._images):
             if record.path in changed:
                 self._row_changed(row)
+
+    def set_drafts(self, paths: set[str]) -> None:
+        """Mark the images that hold an unaccepted object (``samdesk.ui.drafts``)."""
+        changed = set(paths) ^ self._drafts
+        if not changed:
+            return
+        self._drafts = set(paths)
+        for row, record in enumerate(self._images):
+            if record.path in changed:
+                index = self.index(row)
+                self.dataChanged.emit(index, index)
 
     def image(self, row: int) -> ImageRecord:
         return self._images[row]
@@ -186,11 +198,14 @@ class ImageListModel(QAbstractListModel):
         problem = self.problem(row)
         if role == Qt.ItemDataRole.DisplayRole:
             name = record.path.rsplit("/", 1)[-1]
-            text = f"{_STATE_MARK[record.state]}  {name}   ({self._counts[row]})"
+            draft = "  ✎ draft" if record.path in self._drafts else ""
+            text = f"{_STATE_MARK[record.state]}  {name}   ({self._counts[row]}){draft}"
             return f"{text}  {PROBLEM_MARK}" if problem else text
         if role == Qt.ItemDataRole.ToolTipRole:
             state = record.state.value.replace("_", " ")
             tip = f"{record.path}\n{state}, {self._counts[row]} objects"
+            if record.path in self._drafts:
+                tip += "\n✎ an unaccepted object (Enter accepts it, Esc discards it)"
             return f"{tip}\n{PROBLEM_MARK} {problem}" if problem else tip
         if role == Qt.ItemDataRole.ForegroundRole:
             if problem:

@@ -23,8 +23,10 @@ from samdesk.ui import settings as user_settings
 from samdesk.ui.annotator import Annotator, image_key
 from samdesk.ui.canvas import CanvasView
 from samdesk.ui.class_guard import install_class_guard
+from samdesk.ui.drafts import install_drafts
 from samdesk.ui.engine_bridge import EngineBridge
 from samdesk.ui.feedback import install_feedback
+from samdesk.ui.history import UndoRouter
 from samdesk.ui.image_list import ImageListPanel
 from samdesk.ui.overlay import show_work
 from samdesk.ui.project_controller import ProjectController
@@ -79,6 +81,7 @@ class MainWindow(QMainWindow):
         install_workflow(self)  # panels, dialogs, review states (samdesk.ui.workflow)
         install_tool_bar(self)  # tool bar, active-tool indicator, refine banner
         install_class_guard(self)  # accepting without a class asks for one
+        install_drafts(self)  # unaccepted objects: asked about on leaving (samdesk.ui.drafts)
         install_start_page(self)  # recent projects, new, sample: until a project opens
         install_feedback(self)  # status texts that expire, model failures in the banner
         install_view_options(self)  # View → Hover Preview (persisted)
@@ -121,11 +124,9 @@ class MainWindow(QMainWindow):
     def _build_edit_menu(self, bar) -> None:
         a = self.annotator
         edit = bar.addMenu("&Edit")
-        for action, keys in (
-            (a.undo_group.createUndoAction(self, "&Undo"), ["Ctrl+Z"]),
-            (a.undo_group.createRedoAction(self, "&Redo"), ["Ctrl+Shift+Z", "Ctrl+Y"]),
-        ):
-            action.setShortcuts([QKeySequence(k) for k in keys])
+        # Ctrl+Z undoes the last change: an image's or the project's (samdesk.ui.history).
+        self.history = UndoRouter(a.undo_group, self)
+        for action in self.history.make_actions(self):
             action.setProperty("menu_name", "Edit")
             edit.addAction(action)
             self.addAction(action)
@@ -284,6 +285,8 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: Path) -> bool:
         """Open a project; a plain image folder gets the offer to make one there."""
+        if not self.drafts.confirm_leave("opening another project"):
+            return False
         offered = self.start_page.open_or_offer(Path(path))
         return offered if offered is not None else self.controller.open(Path(path))
 

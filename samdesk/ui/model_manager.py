@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -104,6 +104,11 @@ class ModelManagerDialog(QDialog):
         self._calls = CallbackBridge(self)
         self._cancel: threading.Event | None = None
         self.active_key: str | None = None
+        app = QCoreApplication.instance()
+        if app is not None:
+            # Quitting with the dialog open: the download stops instead of holding the
+            # interpreter's exit (its executor thread is joined at exit).
+            app.aboutToQuit.connect(self.cancel_download)
 
         from samdesk.models import models_dir
 
@@ -353,7 +358,11 @@ class ModelManagerDialog(QDialog):
         super().done(result)
 
     def shutdown(self) -> None:
-        """Cancel a running download (its ``.part`` is kept) and join the thread."""
+        """Cancel a running download (its ``.part`` is kept); never waits for it.
+
+        The downloader shuts its socket down when cancelled, so its thread ends within a
+        fraction of a second on its own; the GUI thread does not join it.
+        """
         self.cancel_download()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
         self.offline.shutdown()

@@ -103,6 +103,13 @@ class ModelSettingsDialog(QDialog):
         self.cache_place.addItem("User cache folder", "user")
         self.cache_place.addItem("Project folder (.samdesk/embeddings)", "project")
         self.cache_place.setCurrentIndex(self.cache_place.findData(current.cache_place))
+        self.disk_cache = QSpinBox(minimum=0, maximum=100_000, value=current.disk_cache_gb)
+        self.disk_cache.setSuffix(" GB")
+        self.disk_cache.setSpecialValueText("No limit")
+        self.disk_cache.setToolTip(
+            "Embeddings kept on disk (about 2 MB each); the least recently used are deleted "
+            "beyond this size"
+        )
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -119,6 +126,7 @@ class ModelSettingsDialog(QDialog):
         form.addRow("Prefetch images:", self.prefetch)
         form.addRow("Memory cache:", self.cache_size)
         form.addRow("Disk cache in:", self.cache_place)
+        form.addRow("Disk cache limit:", self.disk_cache)
         form.addRow(QLabel("Changes apply at once: a new model is loaded in the background."))
         form.addRow(buttons)
         self.device.currentIndexChanged.connect(self._update_precision)
@@ -202,6 +210,7 @@ class ModelSettingsDialog(QDialog):
             prefetch_count=self.prefetch.value(),
             cache_size_mb=self.cache_size.value(),
             cache_place=self.cache_place.currentData(),
+            disk_cache_gb=self.disk_cache.value(),
         )
 
     def accept(self) -> None:

@@ -3,20 +3,25 @@
 * ``MaskOverlayItem``: a translucent mask, as a QImage of its bounding-box crop only (an
   object on a 48 MP photo costs its own size, not the frame's), placed at the crop's
   offset. Used for the object being built and for the live preview under the cursor.
+  The object being built is hatched (diagonal stripes about ``HATCH_SCREEN_PX`` apart on
+  screen), so it never looks like a saved object (a flat fill with a solid outline).
 * ``PromptOverlayItem``: the prompts (green + / red − points, the box, the polygon being
-  drawn), the brush outline, vertex handles of the object being edited and a small label
-  (predicted IoU). Markers keep their size on screen at every zoom.
+  drawn), the brush outline, vertex handles of the object being edited, a small label
+  (predicted IoU) and, around the object being built, a dashed frame with the tag
+  ``DRAFT_TAG``. Markers and text keep their size on screen at every zoom.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from samdesk.ui.tools.masks import MaskCrop
 
+DRAFT_TAG = "DRAFT — Enter accepts, Esc discards"
+HATCH_SCREEN_PX = 6.0  # width of the draft's stripes on screen, at any zoom
 POSITIVE = QColor("#30d050")
 NEGATIVE = QColor("#ff3040")
 MARKER_PX = 7.0  # half-size of a point marker on screen
@@ -25,18 +30,47 @@ MARKER_PX = 7.0  # half-size of a point marker on screen
 _FORMAT = QImage.Format.Format_ARGB32_Premultiplied
 
 
-def _argb(mask: np.ndarray, color: QColor, alpha: int) -> tuple[np.ndarray, int]:
-    """H×W bool → (H×W uint32 premultiplied ARGB buffer, the value of a set pixel)."""
+def _argb(
+    mask: np.ndarray,
+    color: QColor,
+    alpha: int,
+    hatch: int = 0,
+    offset: tuple[int, int] = (0, 0),
+) -> tuple[np.ndarray, int, int]:
+    """H×W bool → (H×W uint32 premultiplied ARGB buffer, strong value, faint value).
+
+    ``hatch`` > 0: diagonal stripes ``hatch`` image pixels wide, alternating the strong
+    and a faint value; the phase follows image coordinates (``offset`` is the crop's
+    top-left), so a patch re-rendered later continues the same stripes.
+    """
+    value = _premultiplied(color, alpha)
+    faint = _premultiplied(color, alpha // 4) if hatch > 0 else value
+    argb = np.zeros(mask.shape, dtype=np.uint32)
+    if hatch > 0:
+        argb[mask] = _stripes(mask.shape, offset, hatch, value, faint)[mask]
+    else:
+        argb[mask] = value
+    return argb, value, faint
+
+
+def _premultiplied(color: QColor, alpha: int) -> int:
     a = alpha / 255.0
-    value = (
+    return (
         (alpha << 24)
         | (round(color.red() * a) << 16)
         | (round(color.green() * a) << 8)
         | round(color.blue() * a)
     )
-    argb = np.zeros(mask.shape, dtype=np.uint32)
-    argb[mask] = value
-    return argb, value
+
+
+def _stripes(
+    shape: tuple[int, int], offset: tuple[int, int], hatch: int, value: int, faint: int
+) -> np.ndarray:
+    """H×W uint32: ``value`` on even diagonal bands of width ``hatch``, else ``faint``."""
+    h, w = shape
+    x0, y0 = offset
+    band = (np.arange(y0, y0 + h, dtype=np.int64)[:, None] + np.arange(x0, x0 + w)) // hatch
+    return np.where(band % 2 == 0, np.uint32(value), np.uint32(faint))
 
 
 class MaskOverlayItem(QGraphicsItem):
@@ -47,6 +81,8 @@ class MaskOverlayItem(QGraphicsItem):
         self._image = QImage()
         self._argb: np.ndarray | None = None
         self._value = 0
+        self._faint = 0
+        self._hatch = 0
         self._crop: MaskCrop | None = None
         self._color = QColor("#ffffff")
         self._alpha = 120
@@ -54,20 +90,25 @@ class MaskOverlayItem(QGraphicsItem):
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.paint_count = 0  # benchmarks wait for the paint that shows a new mask
 
-    def set_mask(self, crop: MaskCrop | None, color: QColor, alpha: int) -> None:
-        """Show ``crop`` (None or empty hides the item). Re-renders only when it changed."""
+    def set_mask(self, crop: MaskCrop | None, color: QColor, alpha: int, hatch: int = 0) -> None:
+        """Show ``crop`` (None or empty hides the item). Re-renders only when it changed.
+
+        ``hatch`` > 0 draws diagonal stripes that many image pixels wide (the object being
+        built); 0 a flat fill (the live preview).
+        """
         if crop is None or crop.mask.size == 0:
             if self._crop is not None:
                 self.prepareGeometryChange()
                 self._crop, self._image, self._argb = None, QImage(), None
             self.setVisible(False)
             return
-        if crop is self._crop and color == self._color and alpha == self._alpha:
+        same = crop is self._crop and color == self._color and alpha == self._alpha
+        if same and hatch == self._hatch:
             self.setVisible(True)
             return
         self.prepareGeometryChange()
-        self._crop, self._color, self._alpha = crop, QColor(color), alpha
-        self._argb, self._value = _argb(crop.mask, color, alpha)
+        self._crop, self._color, self._alpha, self._hatch = crop, QColor(color), alpha, hatch
+        self._argb, self._value, self._faint = _argb(crop.mask, color, alpha, hatch, crop.offset)
         h, w = crop.mask.shape
         # The QImage shares the numpy buffer (kept in self._argb), so a brush dab can
         # re-render just its rectangle (``patch``) instead of the whole crop.
@@ -75,6 +116,11 @@ class MaskOverlayItem(QGraphicsItem):
         self.setPos(QPointF(*crop.offset))
         self.setVisible(True)
         self.update()
+
+    @property
+    def hatch(self) -> int:
+        """Stripe width in image pixels (0: a flat fill)."""
+        return self._hatch
 
     def patch(self, crop: MaskCrop, rect: tuple[int, int, int, int]) -> bool:
         """Re-render ``rect`` (image pixels) of the crop already shown, painted in place.
@@ -88,7 +134,11 @@ class MaskOverlayItem(QGraphicsItem):
             return True
         ox, oy = crop.offset
         window = crop.mask[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
-        self._argb[y0 - oy : y1 - oy, x0 - ox : x1 - ox] = np.where(window, self._value, 0)
+        if self._hatch > 0:
+            on = _stripes(window.shape, (x0, y0), self._hatch, self._value, self._faint)
+        else:
+            on = np.uint32(self._value)
+        self._argb[y0 - oy : y1 - oy, x0 - ox : x1 - ox] = np.where(window, on, np.uint32(0))
         self.update(QRectF(x0 - ox, y0 - oy, x1 - x0, y1 - y0))
         return True
 
@@ -131,6 +181,8 @@ class PromptOverlayItem(QGraphicsItem):
         self.active_handle: int | None = None
         self.label = ""
         self.color = QColor("#ffffff")
+        self.draft_rect: tuple[float, float, float, float] | None = None
+        """XYXY image pixels around the object being built: a dashed frame and DRAFT_TAG."""
 
     def set_scene_rect(self, rect: QRectF) -> None:
         self.prepareGeometryChange()
@@ -148,6 +200,7 @@ class PromptOverlayItem(QGraphicsItem):
         scale = painter.worldTransform().m11() or 1.0
         px = 1.0 / scale  # one screen pixel in scene units
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        self._paint_draft_frame(painter, px)
         self._paint_box(painter, self.box, self.color, False)
         self._paint_box(painter, self.rubber_band, QColor("#ffffff"), True)
         self._paint_polygon(painter, px)
@@ -191,6 +244,41 @@ class PromptOverlayItem(QGraphicsItem):
         x0, y0, x1, y1 = box
         painter.drawRect(QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized())
 
+    def _paint_draft_frame(self, painter: QPainter, px: float) -> None:
+        """A dashed black-and-white frame (reads on any photo) and the tag above it."""
+        if self.draft_rect is None:
+            return
+        x0, y0, x1, y1 = self.draft_rect
+        margin = 4 * px
+        rect = QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized()
+        rect = rect.adjusted(-margin, -margin, margin, margin)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for color, style in (
+            (QColor(0, 0, 0, 200), Qt.PenStyle.SolidLine),
+            (QColor("#ffffff"), Qt.PenStyle.DashLine),
+        ):
+            pen = QPen(color)
+            pen.setCosmetic(True)
+            pen.setWidthF(1.5)
+            pen.setStyle(style)
+            painter.setPen(pen)
+            painter.drawRect(rect)
+        painter.save()
+        painter.translate(rect.topLeft())
+        painter.scale(px, px)  # text in screen pixels
+        font = QFont()
+        font.setPixelSize(12)
+        font.setBold(True)
+        painter.setFont(font)
+        width = painter.fontMetrics().horizontalAdvance(DRAFT_TAG) + 10
+        tag = QRectF(0, -20, width, 18)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 190))
+        painter.drawRect(tag)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, DRAFT_TAG)
+        painter.restore()
+
     def _paint_point(self, painter: QPainter, x: float, y: float, positive: bool, px: float):
         r = MARKER_PX * px
         color = POSITIVE if positive else NEGATIVE
@@ -211,9 +299,9 @@ class PromptOverlayItem(QGraphicsItem):
         pen = QPen(self.color.lighter(130))
         pen.setCosmetic(True)
         pen.setWidthF(2.0)
+        pen.setStyle(Qt.PenStyle.DashLine)  # not yet an object (saved ones: solid)
         painter.setPen(pen)
-        fill = QColor(self.color)
-        fill.setAlpha(60)
+        fill = QBrush(self.color, Qt.BrushStyle.BDiagPattern)  # hatched like a draft mask
         painter.setBrush(fill)
         poly = QPolygonF([QPointF(x, y) for x, y in self.polygon])
         if self.polygon_cursor is not None:
@@ -259,9 +347,10 @@ def show_work(canvas, annotator) -> None:
     elif draft is not None:
         color = QColor(annotator.class_color(draft.class_id))
         dirty = annotator.stroke_dirty
+        hatch = max(2, round(HATCH_SCREEN_PX / max(canvas.scale_factor(), 1e-6)))
         if dirty is None or not canvas.draft_item.patch(draft.mask, dirty):
             crop = draft.mask if not draft.polygon else None
-            canvas.draft_item.set_mask(crop, color, DRAFT_ALPHA)
+            canvas.draft_item.set_mask(crop, color, DRAFT_ALPHA, hatch)
         if draft.target_id is not None:
             canvas.set_object_shown(draft.target_id, False)
     else:
@@ -275,6 +364,8 @@ def show_work(canvas, annotator) -> None:
     prompt.labels = list(draft.labels) if draft is not None else []
     prompt.box = draft.box if draft is not None else None
     prompt.polygon = list(draft.polygon) if draft is not None else []
+    if annotator.stroke_dirty is None:  # not on every brush dab: the frame follows on release
+        prompt.draft_rect = _draft_rect(draft)
     if not prompt.polygon:
         prompt.polygon_cursor = None
     prompt.label = ""
@@ -286,3 +377,29 @@ def show_work(canvas, annotator) -> None:
         x, y, _r = prompt.brush
         prompt.brush = (x, y, annotator.brush_radius)
     prompt.refresh()
+
+
+def _draft_rect(draft) -> tuple[float, float, float, float] | None:
+    """XYXY image pixels around the draft's mask, polygon or prompts; None: no draft."""
+    if draft is None or draft.is_empty:
+        return None
+    xs: list[float] = []
+    ys: list[float] = []
+    if draft.polygon:
+        xs += [x for x, _ in draft.polygon]
+        ys += [y for _, y in draft.polygon]
+    elif not draft.mask.is_empty:  # the set pixels' extent, without copying the crop
+        crop = draft.mask
+        rows = np.flatnonzero(crop.mask.any(axis=1))
+        cols = np.flatnonzero(crop.mask.any(axis=0))
+        ox, oy = crop.offset
+        xs += [ox + int(cols[0]), ox + int(cols[-1]) + 1]
+        ys += [oy + int(rows[0]), oy + int(rows[-1]) + 1]
+    xs += [x for x, _ in draft.points]
+    ys += [y for _, y in draft.points]
+    if draft.box is not None:
+        xs += [draft.box[0], draft.box[2]]
+        ys += [draft.box[1], draft.box[3]]
+    if not xs:
+        return None
+    return min(xs), min(ys), max(xs), max(ys)

@@ -35,22 +35,34 @@ def _load(path: Path, allow_large: bool) -> tuple[np.ndarray, QImage]:
     return rgb, rgb_to_qimage(rgb)
 
 
-def ask_open_large(parent: QWidget | None, path: str, width: int, height: int) -> bool:
-    """Ask whether to open an image above the pixel safety limit; True: "Open anyway"."""
+def large_image_question(path: str, width: int, height: int) -> tuple[str, str]:
+    """(text, informative text) of the "Open anyway" question for a too-large image."""
+    from samdesk.core.images import open_memory_estimate
+
     pixels = width * height
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("Very large image")
-    box.setText(
+    text = (
         f"{Path(path).name} is {width:,} × {height:,} pixels "
         f"({pixels / 1e6:,.0f} megapixels), above the safety limit against "
         "decompression bombs."
     )
-    # Pixels are held a few times over (decoded, on screen, for the encoder).
-    box.setInformativeText(
-        "Open it if you trust the file. Showing and encoding it needs roughly "
-        f"{pixels * 12 / 2**30:,.1f} GB of memory and takes a while."
+    # Measured peak (bench_large_image_memory.py): the pixels are held several times
+    # over while shown and encoded (decoded array, pixmap, the encoder's own decode).
+    informative = (
+        "Open it if you trust the file. Showing and encoding it needs about "
+        f"{open_memory_estimate(pixels) / 2**30:,.1f} GiB of memory (besides the model's) "
+        "and takes a while."
     )
+    return text, informative
+
+
+def ask_open_large(parent: QWidget | None, path: str, width: int, height: int) -> bool:
+    """Ask whether to open an image above the pixel safety limit; True: "Open anyway"."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Very large image")
+    text, informative = large_image_question(path, width, height)
+    box.setText(text)
+    box.setInformativeText(informative)
     open_button = box.addButton("Open anyway", QMessageBox.ButtonRole.AcceptRole)
     skip = box.addButton("Skip", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(skip)

@@ -24,6 +24,7 @@ _PRECISION = "model/precision"
 _PREFETCH = "model/prefetch_count"
 _CACHE_MB = "cache/size_mb"
 _CACHE_PLACE = "cache/place"
+_DISK_GB = "cache/disk_limit_gb"
 _RECENT = "projects/recent"
 _HOVER = "view/hover_preview"
 
@@ -51,6 +52,8 @@ class ModelSettings:
     prefetch_count: int = 3
     cache_size_mb: int = 2048
     cache_place: str = "user"
+    disk_cache_gb: int = 10
+    """Bound of the disk cache folder (user or project); 0: no bound."""
 
     def encoder_dtype(self, device_is_gpu: bool) -> str | None:
         """ "bfloat16"/"float16" for a GPU with reduced precision chosen, else None (fp32)."""
@@ -87,6 +90,7 @@ def model_settings() -> ModelSettings:
         prefetch_count=_int(_PREFETCH, 3, 0, 32),
         cache_size_mb=_int(_CACHE_MB, 2048, 0, 1_000_000),
         cache_place=place if place in CACHE_PLACES else "user",
+        disk_cache_gb=_int(_DISK_GB, 10, 0, 100_000),
     )
 
 
@@ -105,6 +109,7 @@ def save_model_settings(settings: ModelSettings) -> None:
     q.setValue(_PREFETCH, int(settings.prefetch_count))
     q.setValue(_CACHE_MB, int(settings.cache_size_mb))
     q.setValue(_CACHE_PLACE, settings.cache_place)
+    q.setValue(_DISK_GB, int(settings.disk_cache_gb))
     q.sync()
 
 
@@ -172,6 +177,7 @@ def engine_kwargs(settings: ModelSettings, project_root: Path | None = None) -> 
         "prefetch_count": settings.prefetch_count,
         "cache_dir": settings.cache_dir(project_root),
         "memory_limit_bytes": settings.cache_size_mb * 1024 * 1024,
+        "disk_limit_bytes": settings.disk_cache_gb * 1000**3 if settings.disk_cache_gb else None,
         "precision": settings.precision,
     }
     accepted = inspect.signature(EngineBridge.__init__).parameters

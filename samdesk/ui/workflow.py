@@ -312,6 +312,11 @@ class Workflow(QObject):
                 self.open_dropped(paths)
                 return True
         elif kind == QEvent.Type.Close and watched is self.window:
+            # Unaccepted objects first: those accepted are then saved like any edit.
+            drafts = getattr(self.window, "drafts", None)  # samdesk.ui.drafts
+            if drafts is not None and not drafts.confirm_leave("quitting"):
+                event.ignore()  # the user chose to stay: nothing shuts down
+                return True
             if not self.save_guard.confirm_close():
                 event.ignore()  # the user chose to stay: nothing shuts down
                 return True
@@ -422,13 +427,15 @@ class Workflow(QObject):
         return self._keep(dialog)
 
     def show_import(self) -> Any:
-        from samdesk.ui.import_dialog import ImportDialog
+        from samdesk.ui.import_dialog import ImportDialog, refresh_window
 
         path = self._project_file()
         if path is None:
             return None
-        dialog = ImportDialog(path, self.window)
-        dialog.imported.connect(lambda _text, ok, p=path: self.window.open_path(p) if ok else None)
+        # Merged into the window's own store (one writer), never into a second copy.
+        dialog = ImportDialog(path, self.window, store=self.window.controller.store)
+        # Also after a failure: the classes (written first) and images up to it are in.
+        dialog.imported.connect(lambda _text, _ok: refresh_window(self.window))
         return self._keep(dialog)
 
     def show_model_settings(self) -> Any:

@@ -151,7 +151,7 @@ def test_failed_write_keeps_the_previous_entry(tmp_path: Path, monkeypatch) -> N
 
     monkeypatch.setattr(os, "fsync", fail)
     with pytest.raises(OSError, match="disk full"):
-        disk.save(HASH, _full(seed=2))
+        disk.save(HASH, _full(seed=2), replace_valid=True)
     monkeypatch.undo()
     loaded = disk.load(HASH, MODEL, "img.png")
     np.testing.assert_array_equal(loaded.features, _full(seed=1).features.astype(np.float16))

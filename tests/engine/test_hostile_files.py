@@ -50,3 +50,14 @@ def test_fifo_image_is_an_encode_error_and_the_next_image_encodes(
         assert ready.get(timeout=WAIT).image_key == str(images[1])
     finally:
         assert service.close(timeout=WAIT)
+
+
+def test_fifo_named_like_a_cache_entry_is_a_miss_not_a_hang(tmp_path: Path) -> None:
+    from samdesk.engine.cache import DiskCache
+
+    cache = DiskCache(tmp_path / "cache")
+    entry = cache.path_for("0" * 32, "ckpt-" + "1" * 32)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(entry)
+    assert cache.load("0" * 32, "ckpt-" + "1" * 32, "image.png") is None
+    assert entry.exists()  # not ours to remove: a FIFO is no entry samdesk wrote
