@@ -4,6 +4,12 @@
     python3 run.py            # set up, then open the app on (a copy of) the sample project
     python3 run.py test       # set up, then run the whole test suite (as CI does)
     python3 run.py test -k coco   # extra arguments go to pytest
+    python3 run.py setup      # set up with the dev tools (tests, ruff, PyInstaller), no run
+
+The app command installs only what the app needs (``pip install -e .``); ``test`` and
+``setup`` install the dev tools too (``.[dev]``). The stamp file records which of the two
+was installed, so a test run after an app-only set-up installs the dev tools, while an
+app run after a dev set-up installs nothing (dev includes the app's requirements).
 
 Only the Python standard library is used here, so this works on a machine that has
 nothing but Python >= 3.10.
@@ -58,8 +64,25 @@ def _install_fingerprint() -> str:
     return h.hexdigest()
 
 
-def setup() -> Path:
-    """Create/refresh ./.venv with samdesk (editable) and its dev tools; return its python."""
+def _stamp_says() -> tuple[str | None, str | None]:
+    """(fingerprint, "app" or "dev") of the last install, (None, None) when unknown.
+
+    Stamps written before the app/dev split hold only a fingerprint; they were dev installs.
+    """
+    try:
+        lines = STAMP.read_text().splitlines()
+    except OSError:
+        return None, None
+    if not lines:
+        return None, None
+    return lines[0], (lines[1] if len(lines) > 1 else "dev")
+
+
+def setup(dev: bool = True) -> Path:
+    """Create/refresh ./.venv with samdesk (editable); ``dev``: with its dev tools too.
+
+    Returns the venv's python.
+    """
     if sys.version_info < (3, 10):  # noqa: UP036 - run.py may be started by an old python3
         sys.exit(f"samdesk needs Python >= 3.10; this is {sys.version.split()[0]}")
     py = _venv_python()
@@ -73,14 +96,17 @@ def setup() -> Path:
             cmd += ["--index-url", os.environ["SAMDESK_TORCH_INDEX"]]
         _run(cmd)
     fingerprint = _install_fingerprint()
-    if not STAMP.exists() or STAMP.read_text() != fingerprint or not _has_module(py, "samdesk"):
-        _run([py, "-m", "pip", "install", "-e", f"{ROOT}[dev]"])
-        STAMP.write_text(fingerprint)
+    stamped, kind = _stamp_says()
+    enough = kind == "dev" or (kind == "app" and not dev)
+    if stamped != fingerprint or not enough or not _has_module(py, "samdesk"):
+        target = f"{ROOT}[dev]" if dev else str(ROOT)
+        _run([py, "-m", "pip", "install", "-e", target])
+        STAMP.write_text(f"{fingerprint}\n{'dev' if dev else 'app'}\n")
     return py
 
 
 def main(argv: list[str]) -> int:
-    py = setup()
+    py = setup(dev=argv[:1] in (["test"], ["setup"]))
     env = dict(os.environ)
     if argv[:1] == ["test"]:
         # The Qt tests always run offscreen; nothing here needs a display.

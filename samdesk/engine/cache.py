@@ -151,14 +151,25 @@ class DiskCache:
     Safe to share between processes (``samdesk encode`` running while the window is
     open): writes go to a temporary file in the same folder and are renamed into place,
     so a reader sees either no file or a whole one.
+
+    ``read_first``: folders looked in before ``directory`` and only read (a team's
+    project cache that ``samdesk encode`` filled on a GPU box, read by every laptop whose
+    own cache is the user's). Nothing there is written or deleted: a bad entry in one of
+    them is skipped, and the embedding is computed and saved into ``directory``.
     """
 
     def __init__(
-        self, directory: str | os.PathLike[str], max_bytes: int | None = DEFAULT_DISK_LIMIT
+        self,
+        directory: str | os.PathLike[str],
+        max_bytes: int | None = DEFAULT_DISK_LIMIT,
+        read_first: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
         if max_bytes is not None and max_bytes < 0:
             raise ValueError(f"max_bytes must be ≥ 0 or None, got {max_bytes}")
         self.directory = Path(directory)
+        self.read_first = tuple(
+            Path(d) for d in read_first if Path(d).absolute() != self.directory.absolute()
+        )
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._approx_bytes: int | None = None  # folder size estimate; None: not scanned yet
@@ -174,8 +185,18 @@ class DiskCache:
     def load(self, content_hash: str, model_key: str, image_key: str) -> Embedding | None:
         """The stored embedding (features back to float32), or None on a miss.
 
-        A corrupt or foreign entry is logged, deleted and reported as a miss.
+        A corrupt or foreign entry is logged, deleted and reported as a miss (in a
+        ``read_first`` folder it is only skipped).
         """
+        for folder in self.read_first:
+            shared = folder / self.path_for(content_hash, model_key).name
+            try:
+                data = shared.read_bytes()
+                return _decode(data, content_hash, model_key, image_key)
+            except FileNotFoundError:
+                continue
+            except (OSError, _BadEntry) as exc:
+                log.warning("skipping cached embedding %s: %s", shared, exc)
         path = self.path_for(content_hash, model_key)
         try:
             data = read_regular(path)  # a FIFO named like an entry never blocks

@@ -39,7 +39,8 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir",
         metavar="DIR",
-        help="embedding cache folder (default: <folder>/.samdesk/embeddings, as the window)",
+        help="embedding cache folder (default: <folder>/.samdesk/embeddings, which the "
+        "window reads first, before its own cache, for that project)",
     )
     parser.add_argument(
         "--force", action="store_true", help="re-encode images that are already cached"

@@ -94,6 +94,8 @@ class EncoderService:
         backend: the model (see ``backend.py``); loaded on the worker thread.
         cache_dir: folder of the disk cache (e.g. ``<project>/.samdesk/embeddings`` or the
             user cache dir), None for memory only.
+        cache_read_first: folders read (never written) before ``cache_dir`` — the
+            project's cache filled by ``samdesk encode`` when ``cache_dir`` is the user's.
         memory_limit_bytes: bound of the in-memory LRU (4 MiB per embedding).
         disk_limit_bytes: bound of the disk cache folder (LRU pruning; None: unbounded).
         prefetch_count: how many images after the current one to encode ahead.
@@ -114,6 +116,7 @@ class EncoderService:
         backend: EncoderBackend,
         *,
         cache_dir: str | os.PathLike[str] | None = None,
+        cache_read_first: Sequence[str | os.PathLike[str]] = (),
         memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT,
         prefetch_count: int = DEFAULT_PREFETCH,
         on_ready: Callable[[EmbeddingReady], None] | None = None,
@@ -127,7 +130,11 @@ class EncoderService:
         self._backend = backend
         self.memory = MemoryCache(memory_limit_bytes)
         self._disk_limit = disk_limit_bytes
-        self.disk = DiskCache(cache_dir, disk_limit_bytes) if cache_dir is not None else None
+        self.disk = (
+            DiskCache(cache_dir, disk_limit_bytes, read_first=cache_read_first)
+            if cache_dir is not None
+            else None
+        )
         self.prefetch_count = max(0, int(prefetch_count))
         self._on_ready = on_ready
         self._on_error = on_error
@@ -229,13 +236,22 @@ class EncoderService:
             self._decoded_at = self._clock()
             self._cond.notify_all()  # the worker re-plans how long it still holds
 
-    def set_cache_dir(self, cache_dir: str | os.PathLike[str] | None) -> None:
+    def set_cache_dir(
+        self,
+        cache_dir: str | os.PathLike[str] | None,
+        read_first: Sequence[str | os.PathLike[str]] = (),
+    ) -> None:
         """Use another disk cache folder from the next image on (None: memory only).
 
+        ``read_first``: folders only read, before ``cache_dir`` (see ``DiskCache``).
         Entries are keyed by image content and model, so nothing in memory is invalid;
         an encode already running still saves into the previous folder, which is harmless.
         """
-        disk = DiskCache(cache_dir, self._disk_limit) if cache_dir is not None else None
+        disk = (
+            DiskCache(cache_dir, self._disk_limit, read_first=read_first)
+            if cache_dir is not None
+            else None
+        )
         with self._cond:
             self.disk = disk
 

@@ -79,6 +79,7 @@ class Annotator(DraftStashMixin, RefineMixin, BrushStrokesMixin, QObject):
         """Unaccepted objects of images not on screen, by image path (``draft_stash``)."""
         self.hover: MaskCrop | None = None
         self.hover_score: float | None = None
+        self.hover_enabled = True  # View → Hover Preview (samdesk.ui.view_options)
         self.selected_id: str | None = None
         self.brush_radius = 12.0
         self._stacks: dict[str, QUndoStack] = {}
@@ -481,6 +482,8 @@ class Annotator(DraftStashMixin, RefineMixin, BrushStrokesMixin, QObject):
 
     def hover_at(self, x: float, y: float) -> None:
         """Live preview: the mask a click at (x, y) would give, before the first click."""
+        if not self.hover_enabled:
+            return
         if self.draft is not None or not self.engine.is_ready():
             return
         if self._pending is not None:

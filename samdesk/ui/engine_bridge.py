@@ -65,6 +65,7 @@ class EngineBridge(QObject):
     decoded(object): a ``DecodeResult`` for the current image (superseded ones are dropped).
     decode_failed(str): a prompt could not be answered (clears any "waiting" state).
     availability_changed(bool): the model turned out unusable (False): SAM tools go off.
+    model_loaded(str): the checkpoint (path) of a new engine has loaded and works.
 
     Args: ``checkpoint`` (None: no model), ``cache_dir`` of the embedding disk cache
     (default: the user cache dir), ``prefetch_count``, ``device`` ("cpu", "cuda", ... or
@@ -78,6 +79,7 @@ class EngineBridge(QObject):
     decoded = Signal(object)
     decode_failed = Signal(str)
     availability_changed = Signal(bool)
+    model_loaded = Signal(str)
 
     def __init__(
         self,
@@ -100,6 +102,7 @@ class EngineBridge(QObject):
         self._generation = 0
         self._images: list[str] = []
         self._large: set[str] = set()
+        self._read_first: list[str] = []  # caches read before ours (a project's, shared)
         self._current: str | None = None
         self._request = 0
         self._embedding: Any = None
@@ -126,6 +129,7 @@ class EngineBridge(QObject):
         self.checkpoint = str(checkpoint) if checkpoint else None
         self.options = dict(options)
         self._model_failed = False
+        self._model_loaded = False
         self._embedding = None
         self.last_encode_seconds = None
         self._set_status("No model" if self.checkpoint is None else "Loading model…")
@@ -142,6 +146,7 @@ class EngineBridge(QObject):
             device=options["device"],
             encoder_dtype=_encoder_dtype(options["precision"], options["device"]),
             cache_dir=cache_dir if cache_dir is not None else _default_cache_dir(),
+            cache_read_first=list(self._read_first),
             prefetch_count=options["prefetch_count"],
             disk_limit_bytes=options.get("disk_limit_bytes", _DEFAULT_DISK_LIMIT),
             **extra,
@@ -175,6 +180,11 @@ class EngineBridge(QObject):
         return self._service is not None and not self._model_failed
 
     @property
+    def loaded(self) -> bool:
+        """Whether the current checkpoint has loaded and works (``model_loaded`` was sent)."""
+        return self._model_loaded and not self._model_failed
+
+    @property
     def model_key(self) -> str | None:
         """Fingerprint of the model in use once its worker has read it (None: none yet)."""
         return self._service.model_key if self._service is not None else None
@@ -203,12 +213,23 @@ class EngineBridge(QObject):
         if self._service is not None:
             self._service.allow_large(path)
 
-    def set_cache_dir(self, cache_dir: str | os.PathLike[str] | None) -> None:
-        """Use another embedding disk cache folder (a project's) without restarting."""
+    def set_cache_dir(
+        self,
+        cache_dir: str | os.PathLike[str] | None,
+        read_first: Sequence[str | os.PathLike[str]] | None = None,
+    ) -> None:
+        """Use another embedding disk cache folder (a project's) without restarting.
+
+        ``read_first``: folders only read, before it (the project's cache that ``samdesk
+        encode`` fills, when ours is the user's); None keeps the ones set before. Engines
+        started later by ``reconfigure`` keep them.
+        """
         self.options["cache_dir"] = cache_dir
+        if read_first is not None:
+            self._read_first = [str(d) for d in read_first]
         if self._service is not None:
             self._service.set_cache_dir(
-                cache_dir if cache_dir is not None else _default_cache_dir()
+                cache_dir if cache_dir is not None else _default_cache_dir(), self._read_first
             )
 
     def reconfigure(self, checkpoint: str | os.PathLike[str] | None, **options: Any) -> bool:
@@ -247,11 +268,16 @@ class EngineBridge(QObject):
         self._session.set_embedding(None)
         if path is None:
             self._service.clear_current()
+            if self.status.startswith("Ready"):
+                self._set_status("Model ready")  # "Ready" was the image that went
             return
         ticket = self._service.set_current(path)
         self._request = ticket.request_id
         if ticket.embedding is not None:
             self._use(ticket.embedding)
+        elif self.status == "Ready" or self.status.startswith("Ready "):
+            # "Ready" was the previous image's; this one waits for the worker's report.
+            self._set_status("Waiting for this image…")
 
     def submit(self, prompt: Any) -> bool:
         """Decode ``prompt`` (``samdesk.engine.Prompt``) on the current image, latest wins.
@@ -343,6 +369,11 @@ class EngineBridge(QObject):
         if self._service is None or self._model_failed:
             return
         state = status.state
+        if state not in ("loading_model", "closed") and not self._model_loaded:
+            # The worker reports anything else only after the model loaded (a failed load
+            # reports an error first, and sets _model_failed).
+            self._model_loaded = True
+            self.model_loaded.emit(self.checkpoint or "")
         if state == "loading_model":
             text = "Loading model…"
         elif state == "encoding":
@@ -351,7 +382,12 @@ class EngineBridge(QObject):
             text = "Ready" if self.is_ready() else "Waiting for this image…"
             text += f" — prefetching {status.pending + 1} more"
         elif state in ("idle", "holding"):
-            text = "Ready" if self.is_ready() else self.status
+            if self.is_ready():
+                text = "Ready"
+            elif self._current is None:
+                text = "Model ready"  # loaded, no image open: never a stale "Loading model…"
+            else:
+                text = self.status
         else:
             text = state.capitalize()
         if status.message:

@@ -27,13 +27,16 @@ from samdesk.ui.canvas import CanvasView
 from samdesk.ui.class_guard import install_class_guard
 from samdesk.ui.drafts import install_drafts
 from samdesk.ui.engine_bridge import EngineBridge
+from samdesk.ui.feedback import install_feedback
 from samdesk.ui.history import UndoRouter
 from samdesk.ui.image_list import ImageListPanel
 from samdesk.ui.overlay import show_work
 from samdesk.ui.project_controller import ProjectController
 from samdesk.ui.shortcuts_dialog import ShortcutsDialog
+from samdesk.ui.start_page import install_start_page
 from samdesk.ui.tool_bar import install_tool_bar
 from samdesk.ui.tools import TOOL_CLASSES, Tool
+from samdesk.ui.view_options import install_view_options
 from samdesk.ui.workflow import install_workflow
 
 log = logging.getLogger(__name__)
@@ -83,6 +86,9 @@ class MainWindow(QMainWindow):
         install_tool_bar(self)  # tool bar, active-tool indicator, refine banner
         install_class_guard(self)  # accepting without a class asks for one
         install_drafts(self)  # unaccepted objects: asked about on leaving (samdesk.ui.drafts)
+        install_start_page(self)  # recent projects, new, sample: until a project opens
+        install_feedback(self)  # status texts that expire, model failures in the banner
+        install_view_options(self)  # View → Hover Preview (persisted)
         self._update_title()
         self.resize(1400, 900)
         self._restore_layout()
@@ -282,9 +288,11 @@ class MainWindow(QMainWindow):
         return True
 
     def open_path(self, path: Path) -> bool:
+        """Open a project; a plain image folder gets the offer to make one there."""
         if not self.drafts.confirm_leave("opening another project"):
             return False
-        return self.controller.open(Path(path))
+        offered = self.start_page.open_or_offer(Path(path))
+        return offered if offered is not None else self.controller.open(Path(path))
 
     def _ask_open(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -323,15 +331,18 @@ class MainWindow(QMainWindow):
         self.annotator.set_project(store)
         self._rebuild_class_menu()
         # "Cache place: project" could not apply before a project was open.
-        self.engine.set_cache_dir(user_settings.model_settings().cache_dir(store.root))
+        saved = user_settings.model_settings()  # the project's own cache is read first
+        self.engine.set_cache_dir(saved.cache_dir(store.root), saved.cache_read_first(store.root))
         self.engine.set_images([image_key(store, record) for record in images])
         counts = [store.object_count(i) for i in range(len(images))]
         self.image_list.model.set_images(images, counts)
+        self.image_list.check_files([str(store.image_abspath(r)) for r in images])
         self._update_title()
         if images:
             self.controller.show_image(0)
 
     def _on_image_shown(self, row: int, image, record) -> None:
+        self.image_list.model.set_file_problem(row, None)  # it reads now (fixed meanwhile)
         self._canvas_note.hide()
         self.canvas.set_image(image)
         self.canvas.set_objects(record.objects, self.controller.store.project.classes)
@@ -339,8 +350,10 @@ class MainWindow(QMainWindow):
         self.annotator.set_image(row, record)
         self.image_list.select_row(row)
         self._update_title()
+        self.controller.prefetch(self.image_list.next_row(row))  # "next" is then instant
 
     def _on_image_failed(self, row: int, message: str) -> None:
+        self.image_list.model.set_file_problem(row, message.split(": ", 1)[-1])
         self._canvas_note.setText(message)
         self._canvas_note.show()
         self.canvas.set_image(None)
@@ -377,6 +390,7 @@ class MainWindow(QMainWindow):
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())
         self.controller.shutdown()
+        self.image_list.shutdown()
         self.annotator.converter.shutdown()  # joins a conversion still running (seconds at most)
         if not self.engine.shutdown(timeout=self.shutdown_timeout):
             log.info("quitting while an encode finishes; it is abandoned (only a cache entry)")

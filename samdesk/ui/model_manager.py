@@ -157,6 +157,10 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(where)
+        from samdesk.ui.model_offline import OfflinePanel
+
+        self.offline = OfflinePanel(self)  # a file from elsewhere, the folder, URL + SHA-256
+        layout.addWidget(self.offline)
         layout.addLayout(buttons)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.progress_changed.connect(self._show_progress)
@@ -166,7 +170,7 @@ class ModelManagerDialog(QDialog):
         )
         if self.checkpoints:
             self.table.selectRow(default)
-        self.resize(720, 420)
+        self.resize(760, 520)
 
     # ----- table ---------------------------------------------------------------------------
     def _fill(self) -> None:
@@ -185,13 +189,18 @@ class ModelManagerDialog(QDialog):
 
         if checkpoint.key == self.active_key:
             return "Downloading…"
+        offline = getattr(self, "offline", None)  # built after the table's first fill
+        if offline is not None and checkpoint.key in offline.problems:
+            return offline.problems[checkpoint.key]
         if checkpoint.is_installed():
             in_use = chosen is not None and Path(chosen) == checkpoint.local_path()
             return "Installed, in use" if in_use else "Installed"
         part = part_path(checkpoint.local_path())
         if part.is_file():
             return f"Partly downloaded ({human_size(part.stat().st_size)})"
-        return "Not installed"
+        from samdesk.models.local_file import not_installed_reason
+
+        return not_installed_reason(checkpoint) or "Not installed"
 
     def selected_key(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -210,8 +219,21 @@ class ModelManagerDialog(QDialog):
     def _update_buttons(self) -> None:
         c = self.checkpoint(self.selected_key())
         busy = self.active_key is not None
+        offline = getattr(self, "offline", None)
         installed = c is not None and c.is_installed()
+        if installed and offline is not None and c.key in offline.problems:
+            installed = False  # the right size, the wrong checksum
+        # A file that is not the published one lies where the download would go: it is
+        # not samdesk's to replace (the downloader renames over it), so no Download.
+        foreign = c is not None and not installed and c.local_path().exists()
         self.download_button.setEnabled(c is not None and not busy and not installed)
+        if foreign:
+            self.download_button.setEnabled(False)
+            self.download_button.setToolTip(
+                f"Another {c.file_name} is in the models folder; move it away to download"
+            )
+        else:
+            self.download_button.setToolTip("")
         self.cancel_button.setEnabled(busy)
         self.use_button.setEnabled(installed)
         self.description.setText(c.description if c is not None else "")
@@ -229,6 +251,15 @@ class ModelManagerDialog(QDialog):
 
         c = self.checkpoint(key)
         if c is None or self.active_key is not None:
+            return False
+        offline = getattr(self, "offline", None)
+        usable = c.is_installed() and not (offline is not None and c.key in offline.problems)
+        if c.local_path().exists() and not usable:
+            self._say(
+                f"Another {c.file_name} is in the models folder (not the published file). "
+                "Move it away (Open Models Folder) to download; samdesk does not replace it.",
+                error=True,
+            )
             return False
         self.active_key = c.key
         self._cancel = threading.Event()
@@ -296,6 +327,11 @@ class ModelManagerDialog(QDialog):
         if ok:
             self.progress.setValue(1000)
             message = f"{c.display_name} is installed and verified."
+            if c.sha256:  # the downloader checked it: never read in full again
+                from samdesk.models.local_file import remember_sha256
+
+                remember_sha256(c.local_path(), c.sha256)
+                self.offline.problems.pop(c.key, None)
         self._say(message, error=error)
         self._fill()
         self._update_buttons()
@@ -308,7 +344,7 @@ class ModelManagerDialog(QDialog):
     # ----- choosing ------------------------------------------------------------------------
     def use_model(self, key: str | None) -> None:
         c = self.checkpoint(key)
-        if c is None or not c.is_installed():
+        if c is None or not c.is_installed() or c.key in self.offline.problems:
             return
         path = str(c.local_path())
         user_settings.set_checkpoint(path)
@@ -329,3 +365,4 @@ class ModelManagerDialog(QDialog):
         """
         self.cancel_download()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self.offline.shutdown()

@@ -51,9 +51,17 @@ class ModelSettingsDialog(QDialog):
 
     detected = Signal(str, bool)
 
-    def __init__(self, parent: QWidget | None = None, *, in_use: str | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        in_use: str | None = None,
+        in_use_works: bool = False,
+    ) -> None:
         """``in_use``: the checkpoint the window runs (``--checkpoint`` may differ from the
-        saved one); shown instead of the saved one so that OK does not swap it silently."""
+        saved one); shown instead of the saved one so that OK does not swap it silently.
+        ``in_use_works``: it has loaded in the window, so OK need not wait for the check
+        (changing only the device must not wait for a 2.5 GB file to be read again)."""
         super().__init__(parent)
         self.setWindowTitle("Model Settings")
         current = user_settings.model_settings()
@@ -64,6 +72,8 @@ class ModelSettingsDialog(QDialog):
         self._ids = itertools.count(1)
         self._wanted = 0
         self.checkpoint_ok: bool | None = None
+        self._inspected: str | None = None  # the text whose check is shown or running
+        self._works = in_use if in_use and in_use_works else None
 
         self.checkpoint_edit = QLineEdit(current.checkpoint or "")
         self.checkpoint_edit.setPlaceholderText("No model: manual tools only")
@@ -105,6 +115,9 @@ class ModelSettingsDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        # OK only for a checkpoint that was read successfully (or none): a file that is no
+        # SAM model is never saved over the working one.
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         form = QFormLayout(self)
         form.addRow("Checkpoint:", row)
         form.addRow("", self.arch_label)
@@ -117,7 +130,8 @@ class ModelSettingsDialog(QDialog):
         form.addRow(QLabel("Changes apply at once: a new model is loaded in the background."))
         form.addRow(buttons)
         self.device.currentIndexChanged.connect(self._update_precision)
-        self.checkpoint_edit.editingFinished.connect(self.inspect)
+        self.checkpoint_edit.editingFinished.connect(self._inspect_if_changed)
+        self.checkpoint_edit.textChanged.connect(self._on_text_changed)
         self._update_precision()
         self.resize(620, 0)
         self.inspect()
@@ -139,9 +153,22 @@ class ModelSettingsDialog(QDialog):
         self.checkpoint_edit.setText(path)
         self.inspect()
 
+    def _on_text_changed(self, text: str) -> None:
+        if text.strip() != self._inspected:
+            self._wanted = -1  # an answer for the previous text no longer applies
+            self.checkpoint_ok = None
+            self.ok_button.setEnabled(False)
+            self.arch_label.setStyleSheet("")
+            self.arch_label.setText("Press Enter to check this file.")
+
+    def _inspect_if_changed(self) -> None:
+        if self.checkpoint_edit.text().strip() != self._inspected:
+            self.inspect()
+
     def inspect(self) -> None:
         """Detect the checkpoint's architecture in the background (newest request wins)."""
         path = self.checkpoint_edit.text().strip()
+        self._inspected = path
         request = next(self._ids)
         self._wanted = request
         if not path:
@@ -150,9 +177,13 @@ class ModelSettingsDialog(QDialog):
         if not Path(path).is_file():
             self._show(f"No such file: {path}", False)
             return
-        self.checkpoint_ok = None
+        known_good = path == self._works
+        self.checkpoint_ok = True if known_good else None
+        self.ok_button.setEnabled(known_good)
         self.arch_label.setStyleSheet("")
-        self.arch_label.setText("Reading the checkpoint…")
+        self.arch_label.setText(
+            "The model in use (reading its details…)" if known_good else "Reading the checkpoint…"
+        )
         future = self._executor.submit(describe_checkpoint, path)
         self._bridge.watch(
             future,
@@ -166,6 +197,7 @@ class ModelSettingsDialog(QDialog):
 
     def _show(self, text: str, ok: bool) -> None:
         self.checkpoint_ok = ok
+        self.ok_button.setEnabled(ok)
         self.arch_label.setText(text)
         self.arch_label.setStyleSheet("" if ok else f"color:{theme.error_color().name()}")
         self.detected.emit(text, ok)
@@ -182,6 +214,12 @@ class ModelSettingsDialog(QDialog):
         )
 
     def accept(self) -> None:
+        """Save and close; refused (the reason stays under the field) unless the chosen
+        checkpoint was read successfully."""
+        if self.checkpoint_ok is not True:
+            if self.checkpoint_ok is None:
+                self.arch_label.setText("Reading the checkpoint… OK is possible once it is read.")
+            return
         user_settings.save_model_settings(self.values())
         super().accept()
 

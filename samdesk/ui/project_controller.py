@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from samdesk.core.document import ImageRecord
 from samdesk.ui.bridge import FutureBridge
+from samdesk.ui.decoded_images import DecodedImages
 from samdesk.ui.qt_convert import rgb_to_qimage
 
 
@@ -99,6 +101,11 @@ class ProjectController(QObject):
         self._wanted = 0
         self._pending: Future | None = None
         self._large_answers: dict[str, bool] = {}  # absolute path → "Open anyway"?
+        self.decoded = DecodedImages()  # the last images shown: switching back is instant
+        # The next image is decoded ahead on its own thread, never delaying a shown one.
+        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-prefetch")
+        self._prefetching: dict[Any, Future] = {}
+        self._closed = False
         self.ask_large: Callable[[str, int, int], bool] = self._ask_large
         self.has_unsaved: Callable[[str], bool] = lambda path: False  # set by the window
 
@@ -115,6 +122,7 @@ class ProjectController(QObject):
         self.store = store
         self.current_row = None
         self.current_rgb = None
+        self.decoded.clear()
         for warning in getattr(store, "warnings", []):
             self.error.emit(warning)
         self.project_opened.emit()
@@ -135,15 +143,60 @@ class ProjectController(QObject):
             self._pending.cancel()  # not started yet: never decode an image nobody waits for
         path = self._abspath(row)
         allow_large = self._large_answers.get(path, False)
-        future = self._executor.submit(_load, Path(path), allow_large)
-        self._pending = future
+        key = DecodedImages.key(path, allow_large)
+        cached = self.decoded.get(key)
+        if cached is not None:
+            self._pending = None
+            self._on_loaded(request, row, cached)
+            return
+        ahead = self._prefetching.get(key)
+        if ahead is not None:
+            future = ahead  # being decoded ahead already: wait for that (never cancelled)
+            self._pending = None
+        else:
+            future = self._executor.submit(_load, Path(path), allow_large)
+            self._pending = future
         self._bridge.watch(
             future,
-            lambda result: self._on_loaded(request, row, result),
+            lambda result: self._on_loaded(request, row, result, key),
             lambda exc: self._on_failed(request, row, exc),
         )
 
-    def _on_loaded(self, request: int, row: int, result: tuple[np.ndarray, QImage]) -> None:
+    def prefetch(self, row: int | None) -> bool:
+        """Decode image ``row`` (the next one) ahead into ``decoded``; True if started.
+
+        Only when it fits beside the image on screen and the previous one (estimated by
+        the current image's size), so decoding ahead never pushes out the image the user
+        flips back to. Failures are silent: showing the image reports them.
+        """
+        if row is None or self.store is None or self.current_rgb is None or self._closed:
+            return False  # (closed: a late image_shown after quitting)
+        if not 0 <= row < len(self.images) or row == self.current_row:
+            return False
+        per_image = 2 * self.current_rgb.nbytes  # the array and its QImage
+        if self.decoded.max_images < 3 or 3 * per_image > self.decoded.max_bytes:
+            return False
+        path = self._abspath(row)
+        allow_large = self._large_answers.get(path, False)
+        key = DecodedImages.key(path, allow_large)
+        if key is None or key in self.decoded or key in self._prefetching:
+            return False
+        future = self._prefetcher.submit(_load, Path(path), allow_large)
+        self._prefetching[key] = future
+
+        def done(result: Any) -> None:
+            self._prefetching.pop(key, None)
+            if result is not None:
+                self.decoded.put(key, result)
+
+        self._bridge.watch(future, done, lambda _exc: done(None))
+        return True
+
+    def _on_loaded(
+        self, request: int, row: int, result: tuple[np.ndarray, QImage], key: Any = None
+    ) -> None:
+        if key is not None:
+            self.decoded.put(key, result)  # even when not shown: it was paid for
         if request != self._wanted:
             return  # the user has moved on
         rgb, image = result
@@ -193,5 +246,7 @@ class ProjectController(QObject):
         return ask_open_large(parent if isinstance(parent, QWidget) else None, path, width, height)
 
     def shutdown(self) -> None:
-        """Cancel pending loads and join the loader thread."""
+        """Cancel pending loads and join the loader threads."""
+        self._closed = True
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._prefetcher.shutdown(wait=True, cancel_futures=True)

@@ -26,6 +26,7 @@ _CACHE_MB = "cache/size_mb"
 _CACHE_PLACE = "cache/place"
 _DISK_GB = "cache/disk_limit_gb"
 _RECENT = "projects/recent"
+_HOVER = "view/hover_preview"
 
 
 def _str(key: str, default: str) -> str:
@@ -67,6 +68,13 @@ class ModelSettings:
         from samdesk.models import user_cache_dir
 
         return Path(user_cache_dir()) / "embeddings"
+
+    def cache_read_first(self, project_root: Path | None) -> list[Path]:
+        """Caches read before ``cache_dir``: the project's (what ``samdesk encode`` writes,
+        e.g. on a team's GPU box) when embeddings are written to the user's cache."""
+        if project_root is None or self.cache_place == "project":
+            return []
+        return [Path(project_root) / ".samdesk" / "embeddings"]
 
 
 def model_settings() -> ModelSettings:
@@ -134,6 +142,18 @@ def add_recent_project(path: str | Path) -> list[str]:
     q.setValue(_RECENT, paths)
     q.sync()
     return paths
+
+
+def hover_preview() -> bool:
+    """Whether the SAM tools preview the mask under the cursor (default: on)."""
+    value = QSettings().value(_HOVER, True)
+    return value not in (False, "false", "0", 0)  # INI files hold strings
+
+
+def set_hover_preview(on: bool) -> None:
+    q = QSettings()
+    q.setValue(_HOVER, bool(on))
+    q.sync()
 
 
 def clear_recent_projects() -> None:

@@ -441,7 +441,10 @@ class Workflow(QObject):
     def show_model_settings(self) -> Any:
         from samdesk.ui.model_settings import ModelSettingsDialog
 
-        dialog = ModelSettingsDialog(self.window, in_use=self.window.engine.checkpoint)
+        engine = self.window.engine
+        dialog = ModelSettingsDialog(
+            self.window, in_use=engine.checkpoint, in_use_works=engine.loaded
+        )
         dialog.accepted.connect(self._model_changed)
         return self._keep(dialog)
 

@@ -36,8 +36,11 @@ def test_model_settings_detects_and_persists(qtbot, checkpoint, tmp_path):
         dialog.set_checkpoint(str(junk))
     assert found.args[1] is False and found.args[0] and "Traceback" not in found.args[0]
     assert "color" in dialog.arch_label.styleSheet()
-    # Device, precision, prefetch, cache: stored on OK.
-    dialog.set_checkpoint(str(checkpoint))
+    assert not dialog.ok_button.isEnabled()
+    # Device, precision, prefetch, cache: stored on OK (once the checkpoint is read).
+    with qtbot.waitSignal(dialog.detected, timeout=WAIT_MS):
+        dialog.set_checkpoint(str(checkpoint))
+    assert dialog.ok_button.isEnabled()
     dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
     assert not dialog.precision.isEnabled()
     dialog.prefetch.setValue(5)

@@ -40,12 +40,15 @@ def test_new_project_dialog(qtbot, tmp_path):
     qtbot.addWidget(dialog)
     ok = dialog.buttons.button(dialog.buttons.StandardButton.Ok)
     assert not ok.isEnabled()
-    dialog.folder_edit.setText(str(tmp_path / "missing"))
-    assert "existing folder" in dialog.info.text()
-    dialog.folder_edit.setText(str(folder))
-    assert dialog.image_count() == 3 and ok.isEnabled()
-    dialog.recursive.setChecked(False)
-    assert dialog.image_count() == 2
+    with qtbot.waitSignal(dialog.counted, timeout=WAIT_MS):
+        dialog.folder_edit.setText(str(tmp_path / "missing"))
+    assert "existing folder" in dialog.info.text() and not ok.isEnabled()
+    with qtbot.waitSignal(dialog.counted, timeout=WAIT_MS):
+        dialog.folder_edit.setText(str(folder))
+    assert dialog.last_count.images == 3 and ok.isEnabled()
+    with qtbot.waitSignal(dialog.counted, timeout=WAIT_MS):
+        dialog.recursive.setChecked(False)
+    assert dialog.last_count.images == 2
     dialog.name_edit.setText("Holiday")
     dialog.accept()
     assert dialog.result() == NewProjectDialog.DialogCode.Accepted

@@ -12,7 +12,8 @@ def test_disk_cache_limit_setting_reaches_the_cache(qtbot, checkpoint, tmp_path)
     dialog = ModelSettingsDialog()
     qtbot.addWidget(dialog)
     assert dialog.disk_cache.value() == 10  # the default: 10 GB
-    dialog.set_checkpoint(str(checkpoint))
+    with qtbot.waitSignal(dialog.detected, timeout=60_000):  # OK waits for the check
+        dialog.set_checkpoint(str(checkpoint))
     dialog.disk_cache.setValue(3)
     dialog.accept()
     dialog.shutdown()

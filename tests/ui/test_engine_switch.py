@@ -86,7 +86,8 @@ def test_settings_dialog_turns_a_model_on(qtbot, manual_window, checkpoint):
     window = manual_window
     assert not window.engine.available and not window.workflow.banner.isHidden()
     dialog = window.workflow.show_model_settings()
-    dialog.set_checkpoint(str(checkpoint))
+    with qtbot.waitSignal(dialog.detected, timeout=WAIT_MS):  # OK waits for the check
+        dialog.set_checkpoint(str(checkpoint))
     dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
     with qtbot.waitSignal(window.engine.availability_changed, timeout=WAIT_MS):
         dialog.accept()
