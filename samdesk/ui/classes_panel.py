@@ -99,17 +99,28 @@ class DeleteClassCommand(ClassListCommand):
         store: Any,
         images: list[tuple[str, list, list]],
         rewritten: Callable[[], None],
+        saved: Callable[[str, BaseException | None], None] = lambda path, exc: None,
     ) -> None:
+        """``saved(path, exc)`` hears each image's save: ``exc`` is None when it worked."""
         super().__init__(apply, before, after, "Delete class")
         self._store = store
         self._images = images  # (path, objects before, objects after)
         self._rewritten = rewritten
+        self._saved = saved
 
     def _set_objects(self, index: int) -> None:
+        # Every image gets its new objects in memory first; a failed save (full disk…) is
+        # handed to ``saved`` and the loop goes on, so memory stays consistent and the save
+        # guard keeps it for a retry. Nothing may escape: Qt cannot undo a half-done redo.
         for path, *versions in self._images:
-            record = self._store.load_image_annotations(path)
-            record.objects = list(versions[index])
-            self._store.save_image(record)
+            try:
+                record = self._store.load_image_annotations(path)
+                record.objects = list(versions[index])
+                self._store.save_image(record)
+            except Exception as exc:
+                self._saved(path, exc)
+            else:
+                self._saved(path, None)
         self._rewritten()
 
     def redo(self) -> None:
@@ -168,6 +179,9 @@ class ClassesPanel(QWidget):
     error(str): a message for the user.
     project_save_failed(object): saving the project file failed (the exception).
     classes_remapped(object): {old id: new id} — another annotator took our new class ids.
+    image_save_failed(str, object): a class delete could not save an image (path, exception);
+        its objects stay changed in memory (``samdesk.ui.save_state`` shows it and retries).
+    image_saved(str): a class delete (or its undo) saved an image.
     """
 
     classes_changed = Signal(object)
@@ -176,6 +190,8 @@ class ClassesPanel(QWidget):
     error = Signal(str)
     project_save_failed = Signal(object)  # the exception; the project file is not saved
     classes_remapped = Signal(object)  # {old id: new id}: another annotator took our new ids
+    image_save_failed = Signal(str, object)  # path, exception
+    image_saved = Signal(str)  # path
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -284,6 +300,12 @@ class ClassesPanel(QWidget):
         self.classes_changed.emit(merged)
         if remap:
             self.classes_remapped.emit(remap)
+
+    def _image_saved(self, path: str, exc: BaseException | None) -> None:
+        if exc is None:
+            self.image_saved.emit(path)
+        else:
+            self.image_save_failed.emit(path, exc)
 
     def _push(self, after: list[LabelClass], text: str) -> None:
         self.undo_stack.push(
@@ -413,7 +435,13 @@ class ClassesPanel(QWidget):
             images.append((path, list(objects), new))
         self.undo_stack.push(
             DeleteClassCommand(
-                self._apply, self.classes, after, self.store, images, self.objects_rewritten.emit
+                self._apply,
+                self.classes,
+                after,
+                self.store,
+                images,
+                self.objects_rewritten.emit,
+                self._image_saved,
             )
         )
         return True

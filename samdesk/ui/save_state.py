@@ -89,6 +89,8 @@ class SaveGuard(QObject):
             lambda exc: self.record_failure(PROJECT_FILE, self.reason(exc))
         )
         panel.classes_remapped.connect(self._on_classes_remapped)
+        panel.image_save_failed.connect(self._on_save_failed)  # a class delete's images
+        panel.image_saved.connect(self._on_image_saved)
         self._panel = panel
         window.controller.has_unsaved = lambda path: path in self.unsaved_paths()
         window.installEventFilter(self)
@@ -250,6 +252,11 @@ class SaveGuard(QObject):
             path = store.project.images[row].path
             if self.failures.pop(path, None) is not None:
                 self._refresh()
+        self._show_merges()
+
+    def _on_image_saved(self, path: str) -> None:
+        if self.failures.pop(path, None) is not None:
+            self._refresh()
         self._show_merges()
 
     def _show_merges(self) -> None:

@@ -211,3 +211,48 @@ def test_a_review_state_that_could_not_be_saved_is_not_lost(
     guard.retry_button.click()
     assert ProjectStore.open(project).record(0).state is ReviewState.DONE
     assert not guard.banner.isVisible()
+
+
+def test_class_delete_on_a_full_disk_keeps_the_change_and_retries(
+    qtbot, manual_window, project, monkeypatch
+):
+    """Deleting a class rewrites several images; a full disk must not throw out of the
+    undo command: the change stays in memory, the banner says why, Retry saves it."""
+    w = manual_window
+    guard = w.workflow.save_guard
+    panel = w.workflow.classes_panel
+    add_polygon(w.annotator, SQUARE, class_id=2)
+    add_polygon(w.annotator, SMALL, class_id=3)
+    with qtbot.waitSignal(w.controller.image_shown, timeout=60_000):
+        w.controller.show_image(1)
+    add_polygon(w.annotator, SQUARE, class_id=2)
+    assert _saved_objects(project, 0) == 2 and _saved_objects(project, 1) == 1
+    _disk_full(monkeypatch)
+    monkeypatch.setattr(panel, "ask_delete_choice", lambda doomed, count: (True, None))
+    assert panel.delete_class(2)  # an exception out of redo() would fail the test here
+    store = w.controller.store
+    assert [o.class_id for o in store.record(0).objects] == [3]  # changed in memory
+    assert store.record(1).objects == [] and w.annotator.record.objects == []
+    assert _saved_objects(project, 0) == 2 and _saved_objects(project, 1) == 1  # disk as was
+    assert guard.banner.isVisible() and w.windowTitle().endswith("NOT SAVED")
+    text = guard.label.text()
+    assert "img0.png" in text and "img1.png" in text and "The disk is full" in text
+    assert {"img0.png", "img1.png"} <= set(guard.unsaved_paths())
+    # Retry while still full: still not saved, still no exception.
+    guard.retry_button.click()
+    assert guard.banner.isVisible() and _saved_objects(project, 0) == 2
+    # Space again: Retry writes what the delete did; the banner goes.
+    monkeypatch.undo()
+    guard.retry_button.click()
+    assert _saved_objects(project, 0) == 1 and _saved_objects(project, 1) == 0
+    assert "dog" not in [c.name for c in ProjectStore.open(project).project.classes]
+    assert not guard.banner.isVisible() and not w.windowTitle().endswith("NOT SAVED")
+    # Undo on a full disk: the objects come back in memory, the banner says so.
+    _disk_full(monkeypatch)
+    panel.undo_stack.undo()
+    assert len(store.record(0).objects) == 2 and len(store.record(1).objects) == 1
+    assert guard.banner.isVisible() and _saved_objects(project, 0) == 1
+    monkeypatch.undo()
+    guard.retry_button.click()
+    assert _saved_objects(project, 0) == 2 and _saved_objects(project, 1) == 1
+    assert not guard.banner.isVisible()
