@@ -72,6 +72,12 @@ class Skipped:
     label: str = ""
 
 
+def unknown_class_reason(class_id: int) -> str:
+    """Why an object whose class is missing from the project is left out of an export
+    (old projects may hold such objects; the window shows them as "? (id N)")."""
+    return f"its class id {class_id} is not in the project's classes"
+
+
 def object_label(record: ImageRecord, obj: AnnotationObject, classes: list[LabelClass]) -> str:
     """``"truck.jpg #2 (dog)"``: the object as the user finds it in the window's object list
     (its 1-based position on the image and its class name)."""

@@ -76,6 +76,7 @@ from samdesk.io._formats import (
     object_label,
     palette_color,
     polygons_of,
+    unknown_class_reason,
 )
 from samdesk.io.atomic import atomic_write_bytes
 from samdesk.io.entry_limits import coordinate_problem, geometry_errors, rle_problem
@@ -148,7 +149,7 @@ def export_coco(
         for obj in record.objects:
             label = object_label(record, obj, project.classes)
             if obj.class_id not in class_ids:
-                report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
+                report.skip(record.path, obj.id, unknown_class_reason(obj.class_id), label)
                 continue
             ann = _annotation(obj, width, height, segmentation, record.path, label, report)
             if ann is None:

@@ -59,6 +59,7 @@ from samdesk.io._formats import (
     evenodd_region,
     object_label,
     palette_color,
+    unknown_class_reason,
 )
 from samdesk.io.export_target import StagedDataset, check_folder_target
 
@@ -121,7 +122,7 @@ def _labelme_json(
     for obj in record.objects:
         label = object_label(record, obj, project.classes)
         if obj.class_id not in names:
-            report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
+            report.skip(record.path, obj.id, unknown_class_reason(obj.class_id), label)
             continue
         region = clip_region(obj.region, width, height) if not obj.region.is_empty else None
         if region is None or region.is_empty:

@@ -56,6 +56,7 @@ from samdesk.io._formats import (
     WarningLog,
     object_label,
     palette_color,
+    unknown_class_reason,
 )
 from samdesk.io.export_target import StagedDataset, check_folder_target
 
@@ -130,7 +131,7 @@ def _rasterise(
     for obj in record.objects:
         label = object_label(record, obj, classes)
         if obj.class_id not in index_of:
-            report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
+            report.skip(record.path, obj.id, unknown_class_reason(obj.class_id), label)
             continue
         mask = region_to_mask(obj.region, height, width)
         if not mask.any():

@@ -68,6 +68,7 @@ from samdesk.io._formats import (
     join_rings,
     object_label,
     palette_color,
+    unknown_class_reason,
 )
 from samdesk.io.entry_limits import coordinate_problem, geometry_errors
 from samdesk.io.export_target import StagedDataset, check_folder_target
@@ -250,7 +251,7 @@ def _label_lines(
     for obj in record.objects:
         label = object_label(record, obj, classes)
         if obj.class_id not in index_of:
-            report.skip(record.path, obj.id, f"unknown class id {obj.class_id}", label)
+            report.skip(record.path, obj.id, unknown_class_reason(obj.class_id), label)
             continue
         if obj.region.is_empty:
             report.skip(record.path, obj.id, "empty geometry", label)

@@ -140,7 +140,7 @@ def test_export_skips_with_reasons(sample_project: Sample, tmp_path: Path) -> No
     _, report = _export(sample_project, tmp_path)
     reasons = {(s.object_id, s.reason) for s in report.skipped}
     assert reasons == {
-        ("no_class", "unknown class id 99"),
+        ("no_class", "its class id 99 is not in the project's classes"),
         ("empty", "empty geometry"),
         ("outside", "geometry entirely outside the image"),
         (None, "image file not found"),
