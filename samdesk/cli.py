@@ -35,14 +35,14 @@ _SUBCOMMANDS: tuple[_Subcommand, ...] = (
     ),
     _Subcommand(
         "export",
-        "export a project's annotations to COCO or YOLO",
+        "export a project's annotations (COCO, YOLO, LabelMe, PNG masks, Pascal VOC)",
         "samdesk.io.cli",
         "add_export_arguments",
         "run_export",
     ),
     _Subcommand(
         "import",
-        "import COCO or YOLO annotations into a project",
+        "import annotations (COCO, YOLO, LabelMe, PNG masks, Pascal VOC) into a project",
         "samdesk.io.cli",
         "add_import_arguments",
         "run_import",

@@ -115,6 +115,8 @@ def download(
     part = part_path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     _check_cancel(cancel)
+    if _already_there(dest, sha256):
+        return dest
 
     offset = part.stat().st_size if part.exists() else 0
     if expected_size is not None and offset > expected_size:
@@ -140,9 +142,32 @@ def download(
                 hasher = fetch.run(0)
 
     _verify(part, url, hasher.hexdigest(), sha256, expected_size)
+    if _already_there(dest, sha256):  # someone put a file there meanwhile: leave both
+        return dest
     # Same folder, so the rename is atomic: dest appears complete or not at all.
     os.replace(part, dest)
     return dest
+
+
+def _already_there(dest: Path, sha256: str | None) -> bool:
+    """True when ``dest`` already holds the published file; raises when it holds another.
+
+    A file at ``dest`` that samdesk did not download (the user's own, a different model
+    under the same name) is never replaced: the download refuses with a message instead.
+    """
+    if not dest.exists() and not dest.is_symlink():
+        return False
+    if sha256 is not None and dest.is_file():
+        h = hashlib.sha256()
+        with dest.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        if h.hexdigest() == sha256:
+            return True
+    raise DownloadError(
+        f"{dest} already exists and is not the published file; samdesk does not replace "
+        "it. Move or rename it, then download again."
+    )
 
 
 class _CancelWatch:

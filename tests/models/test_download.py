@@ -316,14 +316,23 @@ def test_part_longer_than_expected_size_is_discarded(server, tmp_path: Path) -> 
     assert dest.read_bytes() == server.payload
 
 
-def test_existing_dest_is_replaced_only_after_verification(server, tmp_path: Path) -> None:
+def test_a_file_samdesk_did_not_download_is_never_replaced(server, tmp_path: Path) -> None:
     dest = tmp_path / "model.pth"
-    dest.write_bytes(b"old checkpoint")
-    with pytest.raises(ChecksumMismatch):
-        download(server.url(), dest, sha256="f" * 64, chunk_size=CHUNK)
-    assert dest.read_bytes() == b"old checkpoint"
+    dest.write_bytes(b"the user's own checkpoint")
+    with pytest.raises(DownloadError, match="already exists"):
+        download(server.url(), dest, sha256=server.sha256, chunk_size=CHUNK)
+    assert dest.read_bytes() == b"the user's own checkpoint"
+    assert server.ranges() == []  # refused before any request
+    with pytest.raises(DownloadError, match="already exists"):
+        download(server.url(), dest, sha256=None, expected_size=len(server.payload))
+    assert dest.read_bytes() == b"the user's own checkpoint"
 
-    download(server.url(), dest, sha256=server.sha256, chunk_size=CHUNK)
+
+def test_the_published_file_already_in_place_needs_no_request(server, tmp_path: Path) -> None:
+    dest = tmp_path / "model.pth"
+    dest.write_bytes(server.payload)
+    assert download(server.url(), dest, sha256=server.sha256, chunk_size=CHUNK) == dest
+    assert server.ranges() == []
     assert dest.read_bytes() == server.payload
 
 
