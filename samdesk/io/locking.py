@@ -27,6 +27,8 @@ __all__ = ["STALE_SECONDS", "WAIT_SECONDS", "LockTimeout", "file_lock"]
 
 STALE_SECONDS = 30.0
 """A lock older than this is a crashed writer's: a save holds it for milliseconds."""
+EMPTY_STALE_SECONDS = 1.0
+"""An empty lock file older than this lost its writer before the token was written."""
 WAIT_SECONDS = 10.0
 """How long a save waits for another writer's lock before it fails (and can be retried)."""
 
@@ -60,7 +62,10 @@ def _break_if_stale(lock: Path, stale: float) -> None:
         age = time.time() - lock.stat().st_mtime
     except OSError:
         return
-    if age < stale and not _owner_is_dead(lock):
+    # A lock with no owner written yet is a writer killed between creating the file and
+    # writing its token (microseconds apart): stale once it is a moment old.
+    unowned = not judged.strip() and age > EMPTY_STALE_SECONDS
+    if age < stale and not unowned and not _owner_is_dead(lock):
         return
     aside = lock.with_name(f"{lock.name}.stale-{secrets.token_hex(4)}")
     try:

@@ -132,6 +132,22 @@ def test_a_crashed_writers_lock_is_broken(tmp_path: Path) -> None:
     assert not lock.exists()
 
 
+def test_an_empty_lock_of_a_writer_killed_before_its_token_is_broken(tmp_path: Path) -> None:
+    # SIGKILL between O_EXCL-creating the lock and writing the owner into it leaves an empty
+    # file: nobody could ever tell whether its owner lives, so it must not wait 30 s.
+    import os
+    import time
+
+    lock = tmp_path / "x.lock"
+    lock.write_bytes(b"")
+    old = time.time() - 5
+    os.utime(lock, (old, old))
+    start = time.monotonic()
+    with file_lock(lock, wait=2, stale=30):
+        assert lock.read_bytes()  # ours now, with our token
+    assert time.monotonic() - start < 1.5
+
+
 def test_reloading_keeps_our_unsaved_class_edit(pair: tuple[ProjectStore, ProjectStore]) -> None:
     anna, ben = pair
     anna.project.classes[0].name = "street"  # renamed, not saved yet (say the disk was full)
