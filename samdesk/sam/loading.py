@@ -12,13 +12,14 @@ and match the stored tensors on the ``meta`` device before the real model is bui
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
 import pickletools
 import re
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -435,7 +436,7 @@ def load_model(
     checkpoint_checks.check_decoder_ranges(decoder, path)
     # The architecture comes from the file: in range, and matching the stored tensors
     # shape for shape on the meta device (no memory), before the real model is built.
-    with torch.device("meta"):
+    with torch.device("meta"), _shapes_only_init():
         skeleton, info = _build_model(sd, family, decoder, path)
     _check_matches(skeleton.state_dict(), sd, path)
     del skeleton
@@ -450,6 +451,26 @@ def load_model(
     model.info = info
     model.checkpoint = str(path)
     return model
+
+
+@contextlib.contextmanager
+def _shapes_only_init() -> Iterator[None]:
+    """Random initialisation off while the meta-device skeleton is built.
+
+    On the meta device ``normal_`` runs torch's Python reference ops, which import
+    torch._dynamo and sympy — neither is in the bundle, and the skeleton needs only shapes.
+    (``uniform_``, ``fill_`` and ``zero_`` have native meta kernels.)
+    """
+    saved = torch.Tensor.normal_
+
+    def shape_only(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return self if self.device.type == "meta" else saved(self, *args, **kwargs)
+
+    torch.Tensor.normal_ = shape_only  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        torch.Tensor.normal_ = saved  # type: ignore[method-assign]
 
 
 # --- random-weight models (tests, benchmarks) ----------------------------------------------

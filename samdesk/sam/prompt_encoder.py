@@ -22,9 +22,13 @@ class PositionEmbeddingRandom(nn.Module):
         super().__init__()
         if scale is None or scale <= 0.0:
             scale = 1.0
-        self.register_buffer(
-            "positional_encoding_gaussian_matrix", scale * torch.randn((2, num_pos_feats))
-        )
+        # The checkpoint overwrites the values. On the meta device (the loader's shape check)
+        # random initialisation runs torch's Python reference ops, which import torch._dynamo
+        # (left out of the bundle): there the buffer only needs its shape.
+        gaussian = torch.empty((2, num_pos_feats))
+        if gaussian.device.type != "meta":
+            gaussian = scale * gaussian.normal_()
+        self.register_buffer("positional_encoding_gaussian_matrix", gaussian)
 
     def _pe_encoding(self, coords: torch.Tensor) -> torch.Tensor:
         """…×2 in [0, 1] → …×(2·num_pos_feats) (sin then cos)."""
