@@ -47,8 +47,10 @@ def ask_pending(parent: QWidget | None, paths: list[str], leaving: str) -> str:
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("Unaccepted objects")
     box.setText(pending_text(paths))
+    one = len(paths) == 1  # one draft per image
+    it, they, objects = ("it", "It is", "an object") if one else ("them", "They are", "objects")
     box.setInformativeText(
-        f"They are not saved yet. Accept them as objects before {leaving}, or discard them?"
+        f"{they} not saved yet. Accept {it} as {objects} before {leaving}, or discard {it}?"
     )
     accept = box.addButton("Accept All", QMessageBox.ButtonRole.AcceptRole)
     discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
