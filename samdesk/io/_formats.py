@@ -305,11 +305,21 @@ def image_problem(path: Path) -> str | None:
         return "image file not found"
     try:
         check_image(path)
-    except ImageReadError as e:
-        return f"image cannot be read: {e}"
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, ImageReadError) as e:
         return f"image cannot be read: {e}"
     return None
+
+
+def imported_image_size(image: Path, log: WarningLog, where: str) -> tuple[int, int] | None:
+    """The image's real (width, height) from its header, or None after logging
+    ``"{where}: cannot read the image (…), skipped"`` (importers trust no file's word)."""
+    from samdesk.core.images import ImageReadError, image_size  # lazy: pillow
+
+    try:
+        return image_size(image)
+    except (OSError, ValueError, ImageReadError) as e:
+        log.add("unreadable", f"{where}: cannot read the image ({e}), skipped")
+        return None
 
 
 def _repaired(rings: list[npt.NDArray[np.float64]]) -> Region:

@@ -57,6 +57,7 @@ from samdesk.io._formats import (
     ImportResult,
     WarningLog,
     evenodd_region,
+    imported_image_size,
     object_label,
     palette_color,
     unknown_class_reason,
@@ -220,13 +221,10 @@ def _read_file(
             "not used), skipped",
         )
         return None
-    from samdesk.core.images import ImageReadError, image_size  # lazy: pillow
-
-    try:
-        width, height = image_size(image)
-    except (OSError, ValueError, ImageReadError) as e:
-        log.add("unreadable", f"{where}: cannot read the image ({e}), skipped")
+    size = imported_image_size(image, log, where)
+    if size is None:
         return None
+    width, height = size
     if (data.get("imageWidth"), data.get("imageHeight")) not in ((None, None), (width, height)):
         log.add(
             "size",

@@ -54,6 +54,7 @@ from samdesk.io._formats import (
     FormatError,
     ImportResult,
     WarningLog,
+    imported_image_size,
     object_label,
     palette_color,
     unknown_class_reason,
@@ -258,7 +259,6 @@ def _read_image(
     classes: dict[int, LabelClass],
     log: WarningLog,
 ) -> ImageRecord | None:
-    from samdesk.core.images import ImageReadError, image_size  # lazy: pillow
     from samdesk.io.yolo import IMG_FORMATS
 
     candidates = [image_root / f"{stem}.{s}" for s in sorted(IMG_FORMATS)]
@@ -267,11 +267,10 @@ def _read_image(
     if image is None:
         log.add("missing", f"{stem}: no image {stem}.* in {image_root}, skipped")
         return None
-    try:
-        width, height = image_size(image)
-    except (OSError, ValueError, ImageReadError) as e:
-        log.add("unreadable", f"{stem}: cannot read the image ({e}), skipped")
+    size = imported_image_size(image, log, stem)
+    if size is None:
         return None
+    width, height = size
     semantic = instance = None
     if (root / "SegmentationClass" / f"{stem}.png").is_file():
         semantic = _load(root / "SegmentationClass" / f"{stem}.png", (width, height), log)

@@ -35,6 +35,7 @@ from samdesk.io._formats import (
     FormatError,
     ImportResult,
     WarningLog,
+    imported_image_size,
     object_label,
     palette_color,
     unknown_class_reason,
@@ -222,13 +223,10 @@ def _read_file(
     if image is None:
         log.add("missing", f"{where}: image {filename} not found, skipped")
         return None
-    from samdesk.core.images import ImageReadError, image_size  # lazy: pillow
-
-    try:
-        width, height = image_size(image)
-    except (OSError, ValueError, ImageReadError) as e:
-        log.add("unreadable", f"{where}: {filename}: cannot read the image ({e}), skipped")
+    size = imported_image_size(image, log, f"{where}: {filename}")
+    if size is None:
         return None
+    width, height = size
     rel = Path(os.path.relpath(image, image_root)).as_posix()
     record = ImageRecord(path=rel, width=width, height=height)
     for k, element in enumerate(tree.findall("object")):
