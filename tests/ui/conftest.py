@@ -83,9 +83,6 @@ def _open_window(qtbot, project: Path, checkpoint: Path | None):
     from samdesk.ui.main_window import MainWindow
 
     window = MainWindow(checkpoint=str(checkpoint) if checkpoint else None)
-    # Closing a window whose test left an unaccepted object must not block on the question
-    # (pytest-qt closes it even after a failure); tests of the question put it back.
-    window.drafts.ask = lambda _paths, _leaving: "discard"
     qtbot.addWidget(window)
     window.resize(900, 700)
     window.show()
